@@ -1,0 +1,90 @@
+import { sql, type Kysely } from 'kysely';
+import type { Schema } from '../db/schema.js';
+import { guarded } from '../db/unavailable.js';
+import { burnPasswordCheck, hashPassword, verifyPassword } from './password.js';
+
+export interface Account {
+  id: number;
+  username: string;
+  createdAt: Date;
+}
+
+export class AccountError extends Error {}
+
+export const USERNAME_MAX = 64;
+export const PASSWORD_MIN = 8;
+export const PASSWORD_MAX = 1024;
+
+/** Returns the normalized username, or throws AccountError with a message fit for a form. */
+export function validUsername(raw: string): string {
+  const username = raw.trim();
+  if (!username) throw new AccountError('Username is required.');
+  if ([...username].length > USERNAME_MAX) throw new AccountError(`Username must be at most ${USERNAME_MAX} characters.`);
+  if (/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(username)) throw new AccountError('Username must not contain control characters.');
+  return username;
+}
+
+export function validPassword(password: string): string {
+  if ([...password].length < PASSWORD_MIN) throw new AccountError(`Password must be at least ${PASSWORD_MIN} characters.`);
+  if (password.length > PASSWORD_MAX) throw new AccountError(`Password must be at most ${PASSWORD_MAX} characters.`);
+  return password;
+}
+
+type AccountRow = { id: number; username: string; created_at: Date };
+const toAccount = (row: AccountRow): Account => ({ id: row.id, username: row.username, createdAt: row.created_at });
+
+export class AccountStore {
+  constructor(private readonly db: Kysely<Schema>) {}
+
+  async create(rawUsername: string, password: string): Promise<Account> {
+    const username = validUsername(rawUsername);
+    validPassword(password);
+    const passwordHash = await hashPassword(password);
+    const row = await guarded(() =>
+      this.db
+        .insertInto('accounts')
+        .values({ username, password_hash: passwordHash })
+        .onConflict((oc) => oc.expression(sql`lower(username)`).doNothing())
+        .returning(['id', 'username', 'created_at'])
+        .executeTakeFirst(),
+    );
+    if (!row) throw new AccountError('That username is taken.');
+    return toAccount(row);
+  }
+
+  async findById(id: number): Promise<Account | undefined> {
+    if (!Number.isSafeInteger(id) || id <= 0 || id > 2 ** 31 - 1) return undefined;
+    const row = await guarded(() =>
+      this.db.selectFrom('accounts').select(['id', 'username', 'created_at']).where('id', '=', id).executeTakeFirst(),
+    );
+    return row && toAccount(row);
+  }
+
+  async findByUsername(username: string): Promise<Account | undefined> {
+    const row = await guarded(() =>
+      this.db
+        .selectFrom('accounts')
+        .select(['id', 'username', 'created_at'])
+        .where(sql`lower(username)`, '=', username.trim().toLowerCase())
+        .executeTakeFirst(),
+    );
+    return row && toAccount(row);
+  }
+
+  /** The account if the password is right; same cost whether or not the username exists. */
+  async verify(username: string, password: string): Promise<Account | undefined> {
+    if (password.length > PASSWORD_MAX || username.length > 4 * USERNAME_MAX) return undefined;
+    const row = await guarded(() =>
+      this.db
+        .selectFrom('accounts')
+        .select(['id', 'username', 'created_at', 'password_hash'])
+        .where(sql`lower(username)`, '=', username.trim().toLowerCase())
+        .executeTakeFirst(),
+    );
+    if (!row) {
+      await burnPasswordCheck(password);
+      return undefined;
+    }
+    return (await verifyPassword(password, row.password_hash)) ? toAccount(row) : undefined;
+  }
+}

@@ -1,0 +1,89 @@
+import { fileURLToPath } from 'node:url';
+import Fastify, { type FastifyInstance } from 'fastify';
+import formbody from '@fastify/formbody';
+import fastifyStatic from '@fastify/static';
+import view from '@fastify/view';
+import handlebars from 'handlebars';
+import type { Config } from './config.js';
+import { openDatabase, type Database } from './db/connect.js';
+import { migrate } from './db/migrate.js';
+import { startPurgeJob } from './db/purge.js';
+import { AccountStore } from './accounts/store.js';
+import { ensureKeys, loadKeys } from './oidc/keys.js';
+import { createProvider } from './oidc/provider.js';
+import { mountProvider } from './oidc/mount.js';
+import { installErrorHandler } from './ops/error-handler.js';
+import { healthRoutes } from './ops/health.js';
+import { loggerOptions, requestIdOptions } from './ops/logging.js';
+
+const VIEWS_DIR = fileURLToPath(new URL('../views/', import.meta.url));
+const PURGE_INTERVAL_MS = 10 * 60 * 1000;
+
+export interface AppOptions {
+  /** An already open database (tests share one); otherwise opened from the config. */
+  database?: Database;
+  /** Close the database with the app (default: only when the app opened it). */
+  ownsDatabase?: boolean;
+}
+
+export async function buildApp(config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
+  const database = options.database ?? (await openDatabase(config));
+  const ownsDatabase = options.ownsDatabase ?? !options.database;
+  try {
+    await migrate(database.db);
+    await ensureKeys(database.db);
+    const keys = await loadKeys(database.db);
+
+    const app = Fastify({
+      logger: loggerOptions(config),
+      ...requestIdOptions(),
+      trustProxy: config.trustProxy,
+      bodyLimit: 64 * 1024,
+      connectionTimeout: 30_000,
+      requestTimeout: 30_000,
+      return503OnClosing: true,
+      forceCloseConnections: 'idle',
+    });
+    const accounts = new AccountStore(database.db);
+    app.decorate('config', config);
+    app.decorate('database', database);
+    app.decorate('db', database.db);
+    app.decorate('accounts', accounts);
+
+    await app.register(view, {
+      engine: { handlebars },
+      root: VIEWS_DIR,
+      layout: 'layouts/main.hbs',
+      viewExt: 'hbs',
+      production: config.production,
+      defaultContext: { issuer: config.issuer },
+    });
+    await app.register(fastifyStatic, { root: `${VIEWS_DIR}static`, prefix: '/static/', index: false, maxAge: 3600_000 });
+    await app.register(formbody, { bodyLimit: 64 * 1024 });
+    installErrorHandler(app);
+
+    const provider = createProvider({
+      config,
+      db: database.db,
+      keys,
+      accounts,
+      log: app.log,
+      render: (template, data) => app.view(template, data),
+    });
+    app.decorate('provider', provider);
+    await mountProvider(app, provider);
+
+    await app.register(healthRoutes);
+    app.get('/', async (_request, reply) => reply.view('home', {}));
+
+    const stopPurge = startPurgeJob(database.db, app.log, PURGE_INTERVAL_MS);
+    app.addHook('onClose', async () => {
+      stopPurge();
+      if (ownsDatabase) await database.close();
+    });
+    return app;
+  } catch (err) {
+    if (ownsDatabase) await database.close().catch(() => {});
+    throw err;
+  }
+}

@@ -1,0 +1,101 @@
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+
+/** The one place that reads process.env. Everything else receives a Config. */
+export interface Config {
+  port: number;
+  host: string;
+  issuer: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  accessTokenTtl: number;
+  refreshTokenTtl: number;
+  trustProxy: boolean;
+  logLevel: string;
+  tokenRateLimit: number;
+  workers: number;
+  implicitGrant: boolean;
+  production: boolean;
+}
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+  const value = Number(raw.trim());
+  if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${env[name]}"`);
+}
+
+function issuerUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`ISSUER must be an absolute http(s) URL, got "${raw}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(`ISSUER must use http or https, got "${raw}"`);
+  }
+  if (url.search || url.hash) throw new ConfigError(`ISSUER must not have a query or fragment, got "${raw}"`);
+  if (url.pathname !== '/') throw new ConfigError(`ISSUER must be the server's root (no path), got "${raw}"`);
+  return url.origin;
+}
+
+function databaseUrl(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('DATABASE_URL must be a postgres:// URL (it could not be parsed)');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new ConfigError(`DATABASE_URL must start with postgres:// or postgresql://, got "${url.protocol}//"`);
+  }
+  if (!url.hostname && !url.searchParams.get('host')) throw new ConfigError('DATABASE_URL has no host');
+  return raw;
+}
+
+function workers(env: Env): number {
+  const raw = env.WORKERS?.trim();
+  if (raw === 'auto') return availableParallelism();
+  return integer(env, 'WORKERS', 1, 1, 256);
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const port = integer(env, 'PORT', 5000, 0, 65535);
+  const logLevel = (env.LOG_LEVEL ?? 'info').trim().toLowerCase() || 'info';
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${env.LOG_LEVEL}"`);
+  }
+  return {
+    port,
+    host: env.HOST?.trim() || '127.0.0.1',
+    issuer: issuerUrl(env.ISSUER?.trim() || `http://127.0.0.1:${port}`),
+    databaseUrl: databaseUrl(env.DATABASE_URL),
+    dataDir: resolve(env.DATA_DIR?.trim() || './data'),
+    accessTokenTtl: integer(env, 'ACCESS_TOKEN_TTL', 3600, 60, 31_536_000),
+    refreshTokenTtl: integer(env, 'REFRESH_TOKEN_TTL', 1_209_600, 60, 31_536_000),
+    trustProxy: boolean(env, 'TRUST_PROXY', false),
+    logLevel,
+    tokenRateLimit: integer(env, 'TOKEN_RATE_LIMIT', 0, 0, 1_000_000),
+    workers: workers(env),
+    implicitGrant: boolean(env, 'IMPLICIT_GRANT', true),
+    production: env.NODE_ENV === 'production',
+  };
+}

@@ -1,0 +1,46 @@
+import { sql, type Kysely } from 'kysely';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Schema } from './schema.js';
+
+const BATCH = 1000;
+const MAX_BATCHES_PER_RUN = 100;
+
+/** Deletes expired rows in small batches, so a purge never holds long locks. Returns rows deleted. */
+export async function purgeExpired(db: Kysely<Schema>): Promise<number> {
+  let total = 0;
+  for (let i = 0; i < MAX_BATCHES_PER_RUN; i++) {
+    const result = await sql`
+      delete from oidc_payloads where (model, key) in (
+        select model, key from oidc_payloads where expires_at < now() limit ${BATCH}
+      )`.execute(db);
+    const deleted = Number(result.numAffectedRows ?? 0);
+    total += deleted;
+    if (deleted < BATCH) break;
+  }
+  await db.deleteFrom('credential_failures').where('window_start', '<', sql<Date>`now() - interval '1 day'`).execute();
+  return total;
+}
+
+export function startPurgeJob(
+  db: Kysely<Schema>,
+  log: FastifyBaseLogger,
+  intervalMs: number,
+  onRun?: (deleted: number) => void,
+): () => void {
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    purgeExpired(db)
+      .then((deleted) => {
+        onRun?.(deleted);
+        if (deleted) log.info({ deleted }, 'purged expired rows');
+      })
+      .catch((err: unknown) => log.warn({ err }, 'purge failed; will retry'))
+      .finally(() => {
+        running = false;
+      });
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}

@@ -1,0 +1,62 @@
+import type { ColumnType, Generated } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+
+export interface OidcPayloadsTable {
+  model: string;
+  key: string;
+  payload: ColumnType<Record<string, unknown>, string, string>;
+  grant_key: string | null;
+  uid_key: string | null;
+  user_code_key: string | null;
+  expires_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  consumed_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
+export interface AccountsTable {
+  id: Generated<number>;
+  username: string;
+  password_hash: string;
+  created_at: Timestamp;
+}
+
+export interface ClientOwnersTable {
+  client_id: string;
+  owner_id: number;
+  created_at: Timestamp;
+}
+
+export interface SigningKeysTable {
+  kid: string;
+  alg: string;
+  private_jwk: ColumnType<Record<string, unknown>, string, string>;
+  created_at: Timestamp;
+  retire_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
+export interface CookieKeysTable {
+  id: Generated<number>;
+  secret: string;
+  created_at: Timestamp;
+}
+
+export interface CredentialFailuresTable {
+  subject: string;
+  window_start: Timestamp;
+  failures: number;
+}
+
+export interface SchemaMigrationsTable {
+  name: string;
+  applied_at: Timestamp;
+}
+
+export interface Schema {
+  oidc_payloads: OidcPayloadsTable;
+  accounts: AccountsTable;
+  client_owners: ClientOwnersTable;
+  signing_keys: SigningKeysTable;
+  cookie_keys: CookieKeysTable;
+  credential_failures: CredentialFailuresTable;
+  schema_migrations: SchemaMigrationsTable;
+}

@@ -1,0 +1,111 @@
+import type { Kysely } from 'kysely';
+import Provider, { type Configuration } from 'oidc-provider';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Config } from '../config.js';
+import type { Schema } from '../db/schema.js';
+import type { AccountStore } from '../accounts/store.js';
+import { KyselyAdapter } from './adapter.js';
+import { useHashedClientSecrets } from './client-secrets.js';
+import { enablePlainImplicit, implicitResponseTypes } from './implicit.js';
+import type { KeyMaterial } from './keys.js';
+import { providerPages, type Render } from './pages.js';
+
+export interface ProviderDeps {
+  config: Config;
+  db: Kysely<Schema>;
+  keys: KeyMaterial;
+  accounts: AccountStore;
+  log: FastifyBaseLogger;
+  render: Render;
+}
+
+const DAY = 86_400;
+
+export const ROUTES = {
+  authorization: '/oauth/authorize',
+  token: '/oauth/token',
+  jwks: '/oauth/jwks',
+  userinfo: '/oauth/userinfo',
+  revocation: '/oauth/revoke',
+  introspection: '/oauth/introspect',
+  registration: '/oauth/register',
+  end_session: '/oauth/logout',
+  device_authorization: '/oauth/device/auth',
+  code_verification: '/oauth/device',
+  pushed_authorization_request: '/oauth/par',
+  backchannel_authentication: '/oauth/backchannel',
+  challenge: '/oauth/challenge',
+  credential: '/oauth/credential',
+} as const;
+
+export function createProvider({ config, db, keys, accounts, log, render }: ProviderDeps): Provider {
+  const pages = providerPages(render);
+  const secureCookies = config.issuer.startsWith('https:');
+  const cookie = { httpOnly: true, sameSite: 'lax', signed: true, secure: secureCookies } as const;
+
+  const configuration: Configuration = {
+    adapter: (name: string) => new KyselyAdapter(name, db),
+    findAccount: async (_ctx, sub) => {
+      const account = await accounts.findById(Number(sub));
+      if (!account) return undefined;
+      return {
+        accountId: String(account.id),
+        claims: async () => ({ sub: String(account.id), preferred_username: account.username, name: account.username }),
+      };
+    },
+    claims: { openid: ['sub'], profile: ['preferred_username', 'name'], email: ['email', 'email_verified'] },
+    scopes: ['openid', 'profile', 'email', 'offline_access'],
+    routes: ROUTES,
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    cookies: { keys: keys.cookieKeys, long: cookie, short: cookie },
+    jwks: keys.jwks as Configuration['jwks'],
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      registration: { enabled: true, initialAccessToken: true },
+      registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
+      deviceFlow: { enabled: true, ...pages.deviceFlow },
+      rpInitiatedLogout: { enabled: true, ...pages.logout },
+    },
+    responseTypes: implicitResponseTypes(config.implicitGrant) as Configuration['responseTypes'],
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+    enabledJWA: {
+      // Client secrets are stored hashed, so nothing symmetric keyed by them can work.
+      clientAuthSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+      requestObjectSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+      idTokenSigningAlgValues: ['RS256', 'ES256'],
+      userinfoSigningAlgValues: ['RS256', 'ES256'],
+      introspectionSigningAlgValues: ['RS256', 'ES256'],
+      authorizationSigningAlgValues: ['RS256', 'ES256'],
+    },
+    pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
+    // As the Authlib example: a client allowed to refresh gets a refresh token, no offline_access needed.
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    expiresWithSession: async () => false,
+    rotateRefreshToken: true,
+    ttl: {
+      AccessToken: config.accessTokenTtl,
+      ClientCredentials: config.accessTokenTtl,
+      RefreshToken: config.refreshTokenTtl,
+      AuthorizationCode: 60,
+      IdToken: 3600,
+      DeviceCode: 600,
+      Interaction: 3600,
+      Session: 14 * DAY,
+      Grant: 365 * DAY,
+    },
+    renderError: pages.renderError,
+  };
+
+  const provider = new Provider(config.issuer, configuration);
+  provider.proxy = config.trustProxy;
+  if (config.implicitGrant) enablePlainImplicit(provider);
+  useHashedClientSecrets(provider);
+  provider.on('server_error', (ctx, err) => {
+    log.error({ err, path: ctx.path, method: ctx.method }, 'oidc-provider server error');
+  });
+  return provider;
+}

@@ -1,0 +1,38 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
+
+function wantsHtml(request: FastifyRequest): boolean {
+  const accept = request.headers.accept ?? '';
+  return accept.includes('text/html') && !request.url.startsWith('/api/');
+}
+
+/** Errors become a JSON error (or an error page for browsers); never a stack trace. */
+export function installErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler(async (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    let status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+    let error = status >= 500 ? 'server_error' : 'invalid_request';
+    let description = status >= 500 ? 'something went wrong' : err.message;
+    if (isDatabaseUnavailable(err)) {
+      status = 503;
+      error = 'temporarily_unavailable';
+      description = 'the database is unavailable, try again shortly';
+      reply.header('Retry-After', '5');
+    } else if (status === 413) {
+      error = 'invalid_request';
+      description = 'request body is too large';
+    }
+    if (status >= 500 && status !== 503) request.log.error({ err }, 'request failed');
+    else request.log.info({ status, error: err.message }, 'request refused');
+    reply.status(status);
+    if (wantsHtml(request) && typeof reply.view === 'function') {
+      return reply.view('error', { title: 'Sorry, that did not work', message: description, error });
+    }
+    return { error, error_description: description };
+  });
+
+  app.setNotFoundHandler(async (request, reply) => {
+    reply.status(404);
+    if (wantsHtml(request)) return reply.view('error', { title: 'Not found', message: 'There is no page at this address.' });
+    return { error: 'not_found', error_description: 'no such resource' };
+  });
+}
