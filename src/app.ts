@@ -9,8 +9,10 @@ import { openDatabase, type Database } from './db/connect.js';
 import { migrate } from './db/migrate.js';
 import { startPurgeJob } from './db/purge.js';
 import { AccountStore } from './accounts/store.js';
+import { ClientStore } from './clients/store.js';
+import { CredentialLimiter } from './ops/credential-limits.js';
 import { ensureKeys, loadKeys } from './oidc/keys.js';
-import { createProvider } from './oidc/provider.js';
+import { createProvider, SCOPES } from './oidc/provider.js';
 import { mountProvider } from './oidc/mount.js';
 import { installErrorHandler } from './ops/error-handler.js';
 import { healthRoutes } from './ops/health.js';
@@ -71,6 +73,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       render: (template, data) => app.view(template, data),
     });
     app.decorate('provider', provider);
+    app.decorate('clients', new ClientStore(database.db, SCOPES, (metadata) => provider.Client.validate(metadata as never)));
+    app.decorate('credentialLimiter', new CredentialLimiter(database.db));
     await mountProvider(app, provider);
 
     await app.register(healthRoutes);

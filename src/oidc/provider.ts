@@ -20,6 +20,7 @@ export interface ProviderDeps {
 }
 
 const DAY = 86_400;
+export const SCOPES = ['openid', 'profile', 'email', 'offline_access'] as const;
 
 export const ROUTES = {
   authorization: '/oauth/authorize',
@@ -54,7 +55,7 @@ export function createProvider({ config, db, keys, accounts, log, render }: Prov
       };
     },
     claims: { openid: ['sub'], profile: ['preferred_username', 'name'], email: ['email', 'email_verified'] },
-    scopes: ['openid', 'profile', 'email', 'offline_access'],
+    scopes: [...SCOPES],
     routes: ROUTES,
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     cookies: { keys: keys.cookieKeys, long: cookie, short: cookie },
