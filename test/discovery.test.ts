@@ -1,10 +1,11 @@
 import t from 'tap';
+import { json } from './helpers/http.js';
 import { startServer } from './helpers/server.js';
 
 t.test('discovery and RFC 8414 metadata', async (t) => {
   const { url } = await startServer(t);
-  const oidc = await (await fetch(`${url}/.well-known/openid-configuration`)).json();
-  const oauth = await (await fetch(`${url}/.well-known/oauth-authorization-server`)).json();
+  const oidc = await json(fetch(`${url}/.well-known/openid-configuration`));
+  const oauth = await json(fetch(`${url}/.well-known/oauth-authorization-server`));
 
   t.equal(oidc.issuer, url);
   t.equal(oauth.issuer, url);
@@ -36,7 +37,7 @@ t.test('the JWKS publishes public keys only', async (t) => {
   const { url } = await startServer(t);
   const res = await fetch(`${url}/oauth/jwks`);
   t.equal(res.status, 200);
-  const { keys } = await res.json();
+  const { keys } = await json(res);
   t.same(keys.map((k: { alg: string }) => k.alg).sort(), ['ES256', 'RS256']);
   for (const key of keys) {
     for (const secret of ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k']) t.notOk(secret in key, `${key.kid} has no ${secret}`);
