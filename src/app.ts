@@ -16,6 +16,7 @@ import { createProvider, SCOPES } from './oidc/provider.js';
 import { mountProvider } from './oidc/mount.js';
 import { installErrorHandler } from './ops/error-handler.js';
 import { healthRoutes } from './ops/health.js';
+import { apiRoutes } from './api/routes.js';
 import { loggerOptions, requestIdOptions } from './ops/logging.js';
 
 const VIEWS_DIR = fileURLToPath(new URL('../views/', import.meta.url));
@@ -64,6 +65,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     await app.register(formbody, { bodyLimit: 64 * 1024 });
     installErrorHandler(app);
 
+    const credentialLimiter = new CredentialLimiter(database.db);
     const provider = createProvider({
       config,
       db: database.db,
@@ -71,13 +73,15 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       accounts,
       log: app.log,
       render: (template, data) => app.view(template, data),
+      limiter: credentialLimiter,
     });
     app.decorate('provider', provider);
     app.decorate('clients', new ClientStore(database.db, SCOPES, (metadata) => provider.Client.validate(metadata as never)));
-    app.decorate('credentialLimiter', new CredentialLimiter(database.db));
+    app.decorate('credentialLimiter', credentialLimiter);
     await mountProvider(app, provider);
 
     await app.register(healthRoutes);
+    await app.register(apiRoutes);
     app.get('/', async (_request, reply) => reply.view('home', {}));
 
     const stopPurge = startPurgeJob(database.db, app.log, PURGE_INTERVAL_MS);

@@ -33,6 +33,8 @@ function openPostgres(url: string): Database {
   // A connection dropped by the server (restart, failover) must not crash the process;
   // the next checkout simply opens a new one.
   pool.on('error', () => {});
+  // The same for a connection dropped while checked out: its query fails, the process stays up.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,

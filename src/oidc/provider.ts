@@ -4,10 +4,12 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config.js';
 import type { Schema } from '../db/schema.js';
 import type { AccountStore } from '../accounts/store.js';
+import { CredentialLimiter } from '../ops/credential-limits.js';
 import { KyselyAdapter } from './adapter.js';
 import { useHashedClientSecrets } from './client-secrets.js';
 import { enablePlainImplicit, implicitResponseTypes } from './implicit.js';
 import type { KeyMaterial } from './keys.js';
+import { registerPasswordGrant } from './password-grant.js';
 import { providerPages, type Render } from './pages.js';
 
 export interface ProviderDeps {
@@ -17,6 +19,8 @@ export interface ProviderDeps {
   accounts: AccountStore;
   log: FastifyBaseLogger;
   render: Render;
+  /** Failed password checks, shared with the sign-in form (default: one over the same database). */
+  limiter?: CredentialLimiter;
 }
 
 const DAY = 86_400;
@@ -39,21 +43,27 @@ export const ROUTES = {
   credential: '/oauth/credential',
 } as const;
 
-export function createProvider({ config, db, keys, accounts, log, render }: ProviderDeps): Provider {
+/** The OpenID Connect view of an account: sub, and preferred_username and name for `profile`. */
+function oidcAccounts(accounts: AccountStore) {
+  return async (_ctx: unknown, sub: string) => {
+    const account = await accounts.findById(Number(sub));
+    if (!account) return undefined;
+    return {
+      accountId: String(account.id),
+      claims: async () => ({ sub: String(account.id), preferred_username: account.username, name: account.username }),
+    };
+  };
+}
+
+export function createProvider({ config, db, keys, accounts, log, render, limiter }: ProviderDeps): Provider {
   const pages = providerPages(render);
+  const findAccount = oidcAccounts(accounts);
   const secureCookies = config.issuer.startsWith('https:');
   const cookie = { httpOnly: true, sameSite: 'lax', signed: true, secure: secureCookies } as const;
 
   const configuration: Configuration = {
     adapter: (name: string) => new KyselyAdapter(name, db),
-    findAccount: async (_ctx, sub) => {
-      const account = await accounts.findById(Number(sub));
-      if (!account) return undefined;
-      return {
-        accountId: String(account.id),
-        claims: async () => ({ sub: String(account.id), preferred_username: account.username, name: account.username }),
-      };
-    },
+    findAccount,
     claims: { openid: ['sub'], profile: ['preferred_username', 'name'], email: ['email', 'email_verified'] },
     scopes: [...SCOPES],
     routes: ROUTES,
@@ -105,6 +115,7 @@ export function createProvider({ config, db, keys, accounts, log, render }: Prov
   provider.proxy = config.trustProxy;
   if (config.implicitGrant) enablePlainImplicit(provider);
   useHashedClientSecrets(provider);
+  registerPasswordGrant(provider, SCOPES, { accounts, limiter: limiter ?? new CredentialLimiter(db), findAccount });
   provider.on('server_error', (ctx, err) => {
     log.error({ err, path: ctx.path, method: ctx.method }, 'oidc-provider server error');
   });

@@ -1,0 +1,20 @@
+import type { FastifyInstance } from 'fastify';
+import { BearerError, bearerToken, sendBearerError, verifyBearer } from './bearer.js';
+
+const ME_SCOPE = 'profile';
+
+/** The protected resource of the seeds: GET /api/me answers {"id", "username"} for a `profile` token. */
+export async function apiRoutes(app: FastifyInstance): Promise<void> {
+  app.get('/api/me', async (request, reply) => {
+    try {
+      const token = await verifyBearer(app.provider, bearerToken(request));
+      if (!token.scopes.has(ME_SCOPE)) throw new BearerError(403, 'insufficient_scope', `the access token lacks the ${ME_SCOPE} scope`);
+      const account = await app.accounts.findById(Number(token.accountId));
+      if (!account) throw new BearerError(401, 'invalid_token', 'the account of this access token no longer exists');
+      return reply.header('Cache-Control', 'no-store').send({ id: account.id, username: account.username });
+    } catch (err) {
+      if (err instanceof BearerError) return sendBearerError(reply, app.config.issuer, err, ME_SCOPE);
+      throw err;
+    }
+  });
+}
