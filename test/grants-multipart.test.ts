@@ -1,5 +1,5 @@
 import t from 'tap';
-import { basic } from './helpers/http.js';
+import { basic, json } from './helpers/http.js';
 import { createClient, createUser } from './helpers/fixtures.js';
 import { passwordGrant, post } from './helpers/oauth.js';
 import { startServer } from './helpers/server.js';
@@ -48,7 +48,7 @@ t.test('multipart/form-data (curl -F) at the token, revocation and introspection
         { name: 'upload', value: 'hello', filename: 'hello.txt' },
       ]));
       t.equal(res.status, 400, path);
-      const body = await res.json();
+      const body = await json(res);
       t.equal(body.error, 'invalid_request');
       t.match(body.error_description, /file/);
     }
@@ -58,7 +58,7 @@ t.test('multipart/form-data (curl -F) at the token, revocation and introspection
     const big = multipart([{ name: 'grant_type', value: 'password' }, { name: 'padding', value: 'x'.repeat(200 * 1024) }]);
     const res = await send('/oauth/token', big);
     t.equal(res.status, 413);
-    t.equal((await res.json()).error, 'invalid_request');
+    t.equal((await json(res)).error, 'invalid_request');
 
     const chunked = new ReadableStream({
       start(controller) {
@@ -100,7 +100,7 @@ t.test('multipart/form-data (curl -F) at the token, revocation and introspection
       { name: 'scope', value: 'openid' },
     ]));
     t.equal(res.status, 400);
-    t.equal((await res.json()).error, 'invalid_request');
+    t.equal((await json(res)).error, 'invalid_request');
   });
 
   t.test('the multipart answer is the same as the urlencoded one', async (t) => {
