@@ -10,6 +10,7 @@ import { useHashedClientSecrets } from './client-secrets.js';
 import { enablePlainImplicit, implicitResponseTypes } from './implicit.js';
 import type { KeyMaterial } from './keys.js';
 import { registerPasswordGrant } from './password-grant.js';
+import { introspectionAllowed, revocationAllowed } from './token-policies.js';
 import { providerPages, type Render } from './pages.js';
 
 export interface ProviderDeps {
@@ -73,8 +74,8 @@ export function createProvider({ config, db, keys, accounts, log, render, limite
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
-      introspection: { enabled: true },
-      revocation: { enabled: true },
+      introspection: { enabled: true, allowedPolicy: introspectionAllowed },
+      revocation: { enabled: true, allowedPolicy: revocationAllowed },
       userinfo: { enabled: true },
       registration: { enabled: true, initialAccessToken: true },
       registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
