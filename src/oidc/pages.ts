@@ -46,7 +46,9 @@ export function providerPages(render: Render) {
     deviceFlow: {
       userCodeInputSource: async (ctx: KoaContextWithOIDC, form: string, out?: { error_description?: string }, err?: { userCode?: string; message?: string }) => {
         const problem = err ? (out?.error_description ?? 'That code is not valid. Check it and try again.') : undefined;
-        await page(ctx, render, 'device-input', { providerForm: form, problem });
+        // The provider's input has neither an id (for our label) nor a handler our CSP would run.
+        const labelled = form.replace('name="user_code"', 'id="user_code" name="user_code"').replace(/ onfocus="[^"]*"/, '');
+        await page(ctx, render, 'device-input', { providerForm: labelled, problem });
       },
       userCodeConfirmSource: async (ctx: KoaContextWithOIDC, form: string, client: { clientName?: string; clientId: string }, _device: unknown, userCode: string) => {
         await page(ctx, render, 'device-confirm', { providerForm: form, clientName: client.clientName ?? client.clientId, userCode });
