@@ -14,9 +14,10 @@ export function implicitResponseTypes(implicitGrant: boolean): string[] {
  * and test/implicit.test.ts fails if an upgrade removes the mechanism.
  */
 export function enablePlainImplicit(provider: Provider): void {
-  const { configuration } = instance(provider) as { configuration: { responseTypes: string[] } };
-  if (!Array.isArray(configuration?.responseTypes)) {
+  const internals = instance(provider) as { configuration?: { responseTypes?: unknown } } | undefined;
+  const responseTypes = internals?.configuration?.responseTypes;
+  if (!Array.isArray(responseTypes)) {
     throw new Error('oidc-provider internals changed: cannot enable response_type=token');
   }
-  if (!configuration.responseTypes.includes('token')) configuration.responseTypes.push('token');
+  if (!responseTypes.includes('token')) responseTypes.push('token');
 }
