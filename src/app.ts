@@ -18,6 +18,13 @@ import { installErrorHandler } from './ops/error-handler.js';
 import { healthRoutes } from './ops/health.js';
 import { apiRoutes } from './api/routes.js';
 import { loggerOptions, requestIdOptions } from './ops/logging.js';
+import { securityPlugin } from './ops/security.js';
+import { viewPartials } from './ops/view-partials.js';
+import { consolePlugin } from './accounts/console.js';
+import { accountRoutes } from './accounts/routes.js';
+import { interactionRoutes } from './interactions/routes.js';
+import { connectedAppsRoutes } from './interactions/connected-apps.js';
+import { clientRoutes } from './clients/routes.js';
 
 const VIEWS_DIR = fileURLToPath(new URL('../views/', import.meta.url));
 const PURGE_INTERVAL_MS = 10 * 60 * 1000;
@@ -60,6 +67,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       viewExt: 'hbs',
       production: config.production,
       defaultContext: { issuer: config.issuer },
+      options: { partials: viewPartials(VIEWS_DIR) },
     });
     await app.register(fastifyStatic, { root: `${VIEWS_DIR}static`, prefix: '/static/', index: false, maxAge: 3600_000 });
     await app.register(formbody, { bodyLimit: 64 * 1024 });
@@ -82,7 +90,13 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
 
     await app.register(healthRoutes);
     await app.register(apiRoutes);
-    app.get('/', async (_request, reply) => reply.view('home', {}));
+    // Fastify's own pages; registered after the provider's mount, so none of this touches its paths.
+    await app.register(securityPlugin, { issuer: config.issuer, cookieKeys: keys.cookieKeys });
+    await app.register(consolePlugin);
+    await app.register(accountRoutes);
+    await app.register(interactionRoutes);
+    await app.register(connectedAppsRoutes);
+    await app.register(clientRoutes);
 
     const stopPurge = startPurgeJob(database.db, app.log, PURGE_INTERVAL_MS);
     app.addHook('onClose', async () => {

@@ -6,6 +6,7 @@ import type { Schema } from '../db/schema.js';
 import type { AccountStore } from '../accounts/store.js';
 import { CredentialLimiter } from '../ops/credential-limits.js';
 import { KyselyAdapter } from './adapter.js';
+import { GrantAdapter, loadExistingGrant } from './grants.js';
 import { useHashedClientSecrets } from './client-secrets.js';
 import { enablePlainImplicit, implicitResponseTypes } from './implicit.js';
 import type { KeyMaterial } from './keys.js';
@@ -63,8 +64,10 @@ export function createProvider({ config, db, keys, accounts, log, render, limite
   const cookie = { httpOnly: true, sameSite: 'lax', signed: true, secure: secureCookies } as const;
 
   const configuration: Configuration = {
-    adapter: (name: string) => new KyselyAdapter(name, db),
+    adapter: (name: string) => (name === 'Grant' ? new GrantAdapter(db) : new KyselyAdapter(name, db)),
     findAccount,
+    // Remembered consent: a Grant from an earlier browser session spares the consent prompt.
+    loadExistingGrant: loadExistingGrant(db),
     claims: { openid: ['sub'], profile: ['preferred_username', 'name'], email: ['email', 'email_verified'] },
     scopes: [...SCOPES],
     routes: ROUTES,

@@ -3,7 +3,8 @@ import type Provider from 'oidc-provider';
 import type { Config } from '../config.js';
 import type { Database } from '../db/connect.js';
 import type { Schema } from '../db/schema.js';
-import type { AccountStore } from '../accounts/store.js';
+import type { Account, AccountStore } from '../accounts/store.js';
+import type { PasswordCheck } from '../accounts/password-check.js';
 import type { ClientStore } from '../clients/store.js';
 import type { CredentialLimiter } from '../ops/credential-limits.js';
 
@@ -17,5 +18,21 @@ declare module 'fastify' {
     provider: Provider;
     clients: ClientStore;
     credentialLimiter: CredentialLimiter;
+    /** A sign-in form's password check, with the per-username limit (src/accounts/console.ts). */
+    checkPassword(username: string, password: string): Promise<PasswordCheck>;
+  }
+  interface FastifyRequest {
+    /** The person signed in to the console on this page, or null (src/accounts/console.ts). */
+    account: Account | null;
+    /** When they typed their password (seconds since the epoch); 0 when nobody is signed in. */
+    signedInAt: number;
+  }
+  interface FastifyReply {
+    /** @fastify/view's data for every template of this reply (the plugin does not type it). */
+    locals: Record<string, unknown>;
+    /** Starts the console session (a signed cookie) for this account (src/accounts/console.ts). */
+    signIn(account: Account): void;
+    /** Ends the console session. */
+    signOutOfConsole(): void;
   }
 }

@@ -1,0 +1,59 @@
+import fp from 'fastify-plugin';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Account } from './store.js';
+import { endConsoleSession, readConsoleSession, startConsoleSession } from './console-session.js';
+import { checkPassword } from './password-check.js';
+
+/** Paths that are not pages: no console session, no CSRF cookie. */
+const NOT_PAGES = ['/static/', '/api/', '/healthz', '/readyz', '/metrics'];
+
+function isPage(url: string): boolean {
+  return !NOT_PAGES.some((prefix) => url.startsWith(prefix));
+}
+
+/**
+ * The console session for every page: request.account (the signed-in person, or null), and
+ * what the layout needs (reply.locals.user and a CSRF token for the Sign out form). Hands the
+ * other features reply.signIn / reply.signOutOfConsole and app.checkPassword.
+ */
+async function consoleSessions(app: FastifyInstance): Promise<void> {
+  const { issuer } = app.config;
+  app.decorateRequest('account', null);
+  app.decorateRequest('signedInAt', 0);
+  app.decorateReply('signIn', function (this: FastifyReply, account: Account) {
+    startConsoleSession(this, issuer, account.id);
+    this.request.account = account;
+  });
+  app.decorateReply('signOutOfConsole', function (this: FastifyReply) {
+    endConsoleSession(this, issuer);
+    this.request.account = null;
+  });
+  app.decorate('checkPassword', (username: string, password: string) =>
+    checkPassword(app.accounts, app.credentialLimiter, username, password),
+  );
+
+  app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
+    if (!isPage(request.url)) return;
+    const session = readConsoleSession(request);
+    if (session) {
+      const account = await app.accounts.findById(session.accountId);
+      if (account) {
+        request.account = account;
+        request.signedInAt = session.signedInAt;
+      } else {
+        endConsoleSession(reply, issuer);
+      }
+    }
+    reply.locals = {
+      ...reply.locals,
+      user: request.account ? { username: request.account.username } : undefined,
+      csrfToken: reply.generateCsrf(),
+    };
+  });
+}
+
+export const consolePlugin = fp(consoleSessions, {
+  name: 'latchkey-console',
+  fastify: '5.x',
+  dependencies: ['latchkey-security', '@fastify/view'],
+});

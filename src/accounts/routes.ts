@@ -1,0 +1,67 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AccountError, type Account } from './store.js';
+import { retryMessage } from './password-check.js';
+import { endOidcSession, oidcSessionAccount } from './oidc-session.js';
+import { textField } from '../ops/form-fields.js';
+
+/** What the anonymous home page ('welcome') shows beside its two forms. */
+export interface WelcomeForms {
+  signIn?: { username: string; problem: string };
+  signUp?: { username: string; problem: string };
+}
+
+/**
+ * Sign up, sign in and sign out of the console. The forms live on the anonymous home page
+ * (views/welcome.hbs); a problem re-renders it with the message and the username kept.
+ */
+export async function accountRoutes(app: FastifyInstance): Promise<void> {
+  const { provider } = app;
+  const { issuer } = app.config;
+  const csrf = { preHandler: app.csrfProtection };
+
+  const welcome = (reply: FastifyReply, status: number, forms: WelcomeForms) =>
+    reply.code(status).view('welcome', { title: 'Welcome', ...forms });
+
+  /** Starts the console session; an OpenID Connect session of someone else in this browser ends. */
+  async function signIn(request: FastifyRequest, reply: FastifyReply, account: Account) {
+    const oidcAccount = await oidcSessionAccount(provider, request, reply);
+    if (oidcAccount && oidcAccount !== String(account.id)) await endOidcSession(provider, issuer, request, reply);
+    reply.signIn(account);
+    return reply.redirect('/', 303);
+  }
+
+  app.post('/signup', csrf, async (request, reply) => {
+    const username = textField(request.body, 'username');
+    const password = textField(request.body, 'password');
+    try {
+      const account = await app.accounts.create(username, password);
+      return await signIn(request, reply, account);
+    } catch (err) {
+      if (!(err instanceof AccountError)) throw err;
+      return welcome(reply, 422, { signUp: { username, problem: err.message } });
+    }
+  });
+
+  app.post('/signin', csrf, async (request, reply) => {
+    const username = textField(request.body, 'username');
+    const password = textField(request.body, 'password');
+    if (!username.trim() || !password) {
+      return welcome(reply, 422, { signIn: { username, problem: 'Enter your username and password.' } });
+    }
+    const check = await app.checkPassword(username, password);
+    if (check.outcome === 'limited') {
+      reply.header('Retry-After', String(check.retryAfter));
+      return welcome(reply, 429, { signIn: { username, problem: retryMessage(check.retryAfter) } });
+    }
+    if (check.outcome === 'wrong') {
+      return welcome(reply, 401, { signIn: { username, problem: 'Wrong username or password.' } });
+    }
+    return signIn(request, reply, check.account);
+  });
+
+  app.post('/signout', csrf, async (request, reply) => {
+    await endOidcSession(provider, issuer, request, reply);
+    reply.signOutOfConsole();
+    return reply.redirect('/', 303);
+  });
+}

@@ -1,0 +1,72 @@
+import type { FastifyInstance } from 'fastify';
+import type Provider from 'oidc-provider';
+import { grantsOf, type StoredGrant } from '../oidc/grants.js';
+import { textField } from '../ops/form-fields.js';
+
+export interface ConnectedApp {
+  clientId: string;
+  clientName: string;
+  clientUri: string | undefined;
+  scopes: string[];
+  allowedAt: string;
+  allowedAtIso: string;
+}
+
+const when = (date: Date) => `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+
+/** The account's grants, one line per client: every scope granted, and when it was first allowed. */
+async function connectedApps(provider: Provider, grants: StoredGrant[]): Promise<ConnectedApp[]> {
+  const byClient = new Map<string, StoredGrant[]>();
+  for (const grant of grants) byClient.set(grant.clientId, [...(byClient.get(grant.clientId) ?? []), grant]);
+  const apps: ConnectedApp[] = [];
+  for (const [clientId, ofClient] of byClient) {
+    const client = await provider.Client.find(clientId);
+    if (!client) continue;
+    const first = new Date(Math.min(...ofClient.map((g) => g.issuedAt.getTime())));
+    apps.push({
+      clientId,
+      clientName: client.clientName || clientId,
+      clientUri: client.clientUri && /^https?:\/\//i.test(client.clientUri) ? client.clientUri : undefined,
+      scopes: [...new Set(ofClient.flatMap((g) => g.scopes))],
+      allowedAt: when(first),
+      allowedAtIso: first.toISOString(),
+    });
+  }
+  return apps.sort((a, b) => a.clientName.localeCompare(b.clientName));
+}
+
+/**
+ * Ends a grant as the provider's own revocation does (lib/helpers/revoke.js): every token and
+ * code issued under it, then the Grant itself.
+ */
+export async function revokeGrant(provider: Provider, grantId: string): Promise<void> {
+  await Promise.all(
+    [provider.AccessToken, provider.RefreshToken, provider.AuthorizationCode, provider.DeviceCode, provider.BackchannelAuthenticationRequest].map(
+      (model) => model.revokeByGrantId(grantId),
+    ),
+  );
+  const grant = await provider.Grant.find(grantId);
+  if (grant) await grant.destroy();
+}
+
+/** /connected-apps: the clients the person allowed, each with a Revoke button. */
+export async function connectedAppsRoutes(app: FastifyInstance): Promise<void> {
+  const { provider } = app;
+
+  app.get('/connected-apps', async (request, reply) => {
+    const account = request.account;
+    if (!account) return reply.redirect('/', 303);
+    const apps = await connectedApps(provider, await grantsOf(app.db, String(account.id)));
+    return reply.header('Cache-Control', 'no-store').view('connected-apps', { title: 'Connected apps', apps });
+  });
+
+  app.post('/connected-apps/revoke', { preHandler: app.csrfProtection }, async (request, reply) => {
+    const account = request.account;
+    if (!account) return reply.redirect('/', 303);
+    const clientId = textField(request.body, 'client_id');
+    if (clientId) {
+      for (const grant of await grantsOf(app.db, String(account.id), clientId)) await revokeGrant(provider, grant.grantId);
+    }
+    return reply.redirect('/connected-apps', 303);
+  });
+}

@@ -1,0 +1,80 @@
+import fp from 'fastify-plugin';
+import cookie from '@fastify/cookie';
+import csrf from '@fastify/csrf-protection';
+import helmet from '@fastify/helmet';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+
+export interface SecurityOptions {
+  /** The issuer: its origin is the only one whose forms are accepted. */
+  issuer: string;
+  /** Cookie signing keys, newest first (sign with the first, accept any). */
+  cookieKeys: string[];
+}
+
+const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** Paths the provider answers itself (through middie, before any Fastify hook runs). */
+export function isProviderPath(url: string): boolean {
+  return url.startsWith('/oauth/') || url.startsWith('/.well-known/');
+}
+
+/** Cookie options for everything Latchkey's own pages set. */
+export function cookieOptions(issuer: string) {
+  return { path: '/', httpOnly: true, sameSite: 'lax', secure: issuer.startsWith('https:') } as const;
+}
+
+/**
+ * The security plumbing of Fastify's own pages: signed cookies (keys from the database),
+ * CSRF tokens for forms, strict headers (a CSP without inline script), and a refusal of any
+ * state-changing request sent from another origin, whatever token it carries.
+ */
+async function security(app: FastifyInstance, options: SecurityOptions): Promise<void> {
+  const issuerOrigin = new URL(options.issuer).origin;
+  const https = issuerOrigin.startsWith('https:');
+
+  await app.register(cookie, { secret: options.cookieKeys, hook: 'onRequest' });
+  await app.register(csrf, {
+    sessionPlugin: '@fastify/cookie',
+    cookieKey: '_csrf',
+    cookieOpts: { ...cookieOptions(options.issuer), signed: true },
+    logLevel: 'info',
+  });
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      // No form-action: the consent form's redirect chain ends at the client's redirect URI,
+      // and Chromium applies form-action to every redirect of a form submission.
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        fontSrc: ["'self'"],
+        connectSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'none'"],
+        frameAncestors: ["'none'"],
+        ...(https ? { upgradeInsecureRequests: [] } : {}),
+      },
+    },
+    strictTransportSecurity: https ? { maxAge: 31_536_000, includeSubDomains: true } : false,
+    referrerPolicy: { policy: 'no-referrer' },
+    crossOriginOpenerPolicy: { policy: 'same-origin' },
+    crossOriginResourcePolicy: { policy: 'same-origin' },
+  });
+
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    if (!UNSAFE_METHODS.has(request.method) || isProviderPath(request.url)) return;
+    const origin = request.headers.origin;
+    if (origin === undefined || origin === issuerOrigin) return;
+    request.log.info({ origin }, 'cross-origin form refused');
+    await reply.code(403).view('error', {
+      title: 'Request refused',
+      message: 'This form was sent from another site, so it was not accepted. Go back to Latchkey and try again.',
+      error: 'cross_origin_request',
+    });
+    return reply;
+  });
+}
+
+export const securityPlugin = fp(security, { name: 'latchkey-security', fastify: '5.x' });
