@@ -25,6 +25,11 @@ import { accountRoutes } from './accounts/routes.js';
 import { interactionRoutes } from './interactions/routes.js';
 import { connectedAppsRoutes } from './interactions/connected-apps.js';
 import { clientRoutes } from './clients/routes.js';
+import { parseForm } from './ops/form-limits.js';
+import { observabilityPlugin } from './ops/observability.js';
+import { observeProvider } from './ops/provider-events.js';
+import { RateWindows } from './ops/rate-windows.js';
+import { tokenRateLimitGuards } from './ops/token-rate-limit.js';
 
 const VIEWS_DIR = fileURLToPath(new URL('../views/', import.meta.url));
 const PURGE_INTERVAL_MS = 10 * 60 * 1000;
@@ -70,8 +75,10 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       options: { partials: viewPartials(VIEWS_DIR) },
     });
     await app.register(fastifyStatic, { root: `${VIEWS_DIR}static`, prefix: '/static/', index: false, maxAge: 3600_000 });
-    await app.register(formbody, { bodyLimit: 64 * 1024 });
+    await app.register(formbody, { bodyLimit: 64 * 1024, parser: parseForm });
     installErrorHandler(app);
+    // Before the provider is mounted: its request timing must see the provider's requests too.
+    await app.register(observabilityPlugin);
 
     const credentialLimiter = new CredentialLimiter(database.db);
     const provider = createProvider({
@@ -86,7 +93,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     app.decorate('provider', provider);
     app.decorate('clients', new ClientStore(database.db, SCOPES, (metadata) => provider.Client.validate(metadata as never)));
     app.decorate('credentialLimiter', credentialLimiter);
-    await mountProvider(app, provider);
+    observeProvider(provider, app.metrics, app.log);
+    const rateWindows = new RateWindows(database.db);
+    await mountProvider(app, provider, tokenRateLimitGuards(config.tokenRateLimit, rateWindows, provider, app.metrics, app.log));
 
     await app.register(healthRoutes);
     await app.register(apiRoutes);
@@ -98,7 +107,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     await app.register(connectedAppsRoutes);
     await app.register(clientRoutes);
 
-    const stopPurge = startPurgeJob(database.db, app.log, PURGE_INTERVAL_MS);
+    const stopPurge = startPurgeJob(database.db, app.log, PURGE_INTERVAL_MS, (deleted) => app.metrics.purgeRun(deleted));
     app.addHook('onClose', async () => {
       stopPurge();
       if (ownsDatabase) await database.close();

@@ -1,6 +1,10 @@
+import cluster from 'node:cluster';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { DataDirBusyError } from './db/data-dir-lock.js';
+import { runPrimary } from './ops/cluster.js';
+import { useClusterMetrics } from './ops/cluster-metrics.js';
+import { trackConnections } from './ops/graceful.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -9,8 +13,11 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-async function serve(config: Config): Promise<void> {
+/** One server process: alone (WORKERS=1) or as one of the cluster's workers. */
+async function serve(config: Config, worker: boolean): Promise<void> {
   const app = await buildApp(config);
+  if (worker) useClusterMetrics(app.metrics);
+  const connections = trackConnections(app.server);
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;
@@ -21,6 +28,7 @@ async function serve(config: Config): Promise<void> {
       process.exit(1);
     }, SHUTDOWN_GRACE_MS);
     force.unref();
+    connections.drain();
     app.close().then(
       () => process.exit(0),
       (err: unknown) => {
@@ -31,7 +39,21 @@ async function serve(config: Config): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  // A worker whose primary is gone (killed) stops too, rather than serving on alone.
+  if (worker) process.on('disconnect', () => shutdown('primary gone'));
   await app.listen({ port: config.port, host: config.host });
+}
+
+function startupFailure(config: Config) {
+  return (err: unknown): never => {
+    if (err instanceof DataDirBusyError) fail(err.message);
+    const code = (err as { code?: string }).code;
+    if (code === 'EADDRINUSE') fail(`port ${config.port} on ${config.host} is already in use (set PORT)`);
+    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === '3D000' || code === '28P01') {
+      fail(`cannot reach the database at DATABASE_URL: ${(err as Error).message}`);
+    }
+    fail(`could not start: ${(err as Error).message}`);
+  };
 }
 
 let config: Config;
@@ -42,12 +64,12 @@ try {
   throw err;
 }
 
-serve(config).catch((err: unknown) => {
-  if (err instanceof DataDirBusyError) fail(err.message);
-  const code = (err as { code?: string }).code;
-  if (code === 'EADDRINUSE') fail(`port ${config.port} on ${config.host} is already in use (set PORT)`);
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === '3D000' || code === '28P01') {
-    fail(`cannot reach the database at DATABASE_URL: ${(err as Error).message}`);
-  }
-  fail(`could not start: ${(err as Error).message}`);
-});
+if (config.workers <= 1) {
+  serve(config, false).catch(startupFailure(config));
+} else if (!config.databaseUrl) {
+  fail(`WORKERS=${config.workers} needs DATABASE_URL: the embedded database admits one process (set DATABASE_URL, or WORKERS=1)`);
+} else if (cluster.isPrimary) {
+  runPrimary(config).catch(startupFailure(config));
+} else {
+  serve(config, true).catch(startupFailure(config));
+}

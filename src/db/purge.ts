@@ -18,6 +18,7 @@ export async function purgeExpired(db: Kysely<Schema>): Promise<number> {
     if (deleted < BATCH) break;
   }
   await db.deleteFrom('credential_failures').where('window_start', '<', sql<Date>`now() - interval '1 day'`).execute();
+  await db.deleteFrom('rate_windows').where('window_start', '<', sql<Date>`now() - interval '1 day'`).execute();
   return total;
 }
 

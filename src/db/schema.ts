@@ -46,6 +46,12 @@ export interface CredentialFailuresTable {
   failures: number;
 }
 
+export interface RateWindowsTable {
+  subject: string;
+  window_start: Timestamp;
+  hits: number;
+}
+
 export interface SchemaMigrationsTable {
   name: string;
   applied_at: Timestamp;
@@ -58,5 +64,6 @@ export interface Schema {
   signing_keys: SigningKeysTable;
   cookie_keys: CookieKeysTable;
   credential_failures: CredentialFailuresTable;
+  rate_windows: RateWindowsTable;
   schema_migrations: SchemaMigrationsTable;
 }

@@ -23,6 +23,8 @@ export function isDatabaseUnavailable(err: unknown): boolean {
     if (NETWORK_CODES.has(code)) return true;
     // SQLSTATE class 08 (connection exception), 57P01-57P03 (shutdown, cannot connect now).
     if (/^08/.test(code) || /^57P0[1-3]$/.test(code)) return true;
+    // too_many_connections; 55000 when the database refuses connections (ALLOW_CONNECTIONS false).
+    if (code === '53300' || (code === '55000' && /not currently accepting connections/i.test(err.message))) return true;
   }
   return /Connection terminated|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error/i.test(
     err.message,

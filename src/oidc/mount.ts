@@ -1,7 +1,15 @@
 import middie from '@fastify/middie';
 import type { FastifyInstance } from 'fastify';
 import type Provider from 'oidc-provider';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { prepareOAuthBody } from './multipart-body.js';
+
+/**
+ * A check that runs before the provider sees a request (after multipart bodies are parsed):
+ * resolves true to let it through, or answers the request itself and resolves false.
+ */
+export type ProviderGuard = (req: IncomingMessage & { body?: unknown }, res: ServerResponse, path: string) => Promise<boolean>;
 
 function ownedByProvider(path: string): boolean {
   return path.startsWith('/oauth/') || path.startsWith('/.well-known/');
@@ -11,7 +19,7 @@ function ownedByProvider(path: string): boolean {
  * Hands the provider its own paths (/oauth/*, /.well-known/*) before Fastify parses any
  * body; every other path stays Fastify's.
  */
-export async function mountProvider(app: FastifyInstance, provider: Provider): Promise<void> {
+export async function mountProvider(app: FastifyInstance, provider: Provider, guards: readonly ProviderGuard[] = []): Promise<void> {
   await app.register(middie, { hook: 'onRequest' });
   const callback = provider.callback();
   app.use((req, res, next) => {
@@ -19,15 +27,26 @@ export async function mountProvider(app: FastifyInstance, provider: Provider): P
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
     if (!ownedByProvider(path)) return next();
-    prepareOAuthBody(req, res, path)
-      .then((proceed) => (proceed ? callback(req, res) : undefined))
-      .catch((err: unknown) => {
-        app.log.error({ err }, 'provider request failed');
-        if (!res.headersSent) {
-          res.statusCode = 500;
-          res.setHeader('content-type', 'application/json; charset=utf-8');
-          res.end(JSON.stringify({ error: 'server_error', error_description: 'something went wrong' }));
-        }
-      });
+    const run = async () => {
+      if (!(await prepareOAuthBody(req, res, path))) return;
+      for (const guard of guards) if (!(await guard(req, res, path))) return;
+      await callback(req, res);
+    };
+    run().catch((err: unknown) => {
+      const unavailable = isDatabaseUnavailable(err);
+      if (!unavailable) app.log.error({ err }, 'provider request failed');
+      if (!res.headersSent) {
+        res.statusCode = unavailable ? 503 : 500;
+        res.setHeader('content-type', 'application/json; charset=utf-8');
+        if (unavailable) res.setHeader('retry-after', '5');
+        res.end(
+          JSON.stringify(
+            unavailable
+              ? { error: 'temporarily_unavailable', error_description: 'the database is unavailable, try again shortly' }
+              : { error: 'server_error', error_description: 'something went wrong' },
+          ),
+        );
+      }
+    });
   });
 }

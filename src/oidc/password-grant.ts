@@ -1,6 +1,6 @@
 import Provider, { errors, type Account, type TokenEndpointGrantContext } from 'oidc-provider';
 import type { AccountStore } from '../accounts/store.js';
-import { CredentialLimiter } from '../ops/credential-limits.js';
+import type { CredentialLimiter } from '../ops/credential-limits.js';
 
 export const PASSWORD_GRANT = 'password';
 const PARAMETERS = ['username', 'password', 'scope'] as const;
@@ -62,15 +62,16 @@ export function registerPasswordGrant(provider: Provider, known: readonly string
     const username = required(ctx, 'username');
     const password = required(ctx, 'password');
 
-    const subject = CredentialLimiter.forUsername(username);
-    const verdict = await deps.limiter.check(subject);
+    // Counted per username and per IP (ctx.ip honours X-Forwarded-For when TRUST_PROXY is on).
+    const attempt = { username, ip: ctx.ip };
+    const verdict = await deps.limiter.checkAttempt(attempt);
     if (!verdict.allowed) {
       ctx.set('Retry-After', String(verdict.retryAfter));
       throw new TooManyAttempts();
     }
     const person = await deps.accounts.verify(username, password);
     if (!person) {
-      await deps.limiter.recordFailure(subject);
+      await deps.limiter.recordFailedAttempt(attempt);
       throw new errors.InvalidGrant('invalid username or password');
     }
     const account = await deps.findAccount(ctx, String(person.id));

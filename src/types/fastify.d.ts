@@ -7,6 +7,8 @@ import type { Account, AccountStore } from '../accounts/store.js';
 import type { PasswordCheck } from '../accounts/password-check.js';
 import type { ClientStore } from '../clients/store.js';
 import type { CredentialLimiter } from '../ops/credential-limits.js';
+import type { Metrics } from '../ops/metrics.js';
+import type { AuditEvent, AuditFields } from '../ops/audit.js';
 
 // What app.ts hands every feature plugin.
 declare module 'fastify' {
@@ -20,12 +22,16 @@ declare module 'fastify' {
     credentialLimiter: CredentialLimiter;
     /** A sign-in form's password check, with the per-username limit (src/accounts/console.ts). */
     checkPassword(username: string, password: string): Promise<PasswordCheck>;
+    /** Prometheus metrics (src/ops/metrics.ts): signInFailure(), passwordGrantFailure(), ... */
+    metrics: Metrics;
   }
   interface FastifyRequest {
     /** The person signed in to the console on this page, or null (src/accounts/console.ts). */
     account: Account | null;
     /** When they typed their password (seconds since the epoch); 0 when nobody is signed in. */
     signedInAt: number;
+    /** Writes an audit line (with the request id and IP) and counts it: request.audit('sign_in.failure', { username }). */
+    audit(event: AuditEvent, fields?: AuditFields): void;
   }
   interface FastifyReply {
     /** @fastify/view's data for every template of this reply (the plugin does not type it). */
