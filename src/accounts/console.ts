@@ -28,9 +28,14 @@ async function consoleSessions(app: FastifyInstance): Promise<void> {
     endConsoleSession(this, issuer);
     this.request.account = null;
   });
-  app.decorate('checkPassword', (username: string, password: string) =>
-    checkPassword(app.accounts, app.credentialLimiter, username, password),
-  );
+  app.decorate('checkPassword', async (username: string, password: string, request?: FastifyRequest) => {
+    const check = await checkPassword(app.accounts, app.credentialLimiter, username, password, request?.ip);
+    // The audit line (and the sign-in failure metric) of every attempt, with the form it came from.
+    const via = request?.routeOptions.url;
+    if (check.outcome === 'signed-in') request?.audit('sign_in.success', { username, account: check.account.id, via });
+    else request?.audit(check.outcome === 'wrong' ? 'sign_in.failure' : 'sign_in.limited', { username, via });
+    return check;
+  });
 
   app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
     if (!isPage(request.url)) return;

@@ -1,5 +1,5 @@
 import type { Account, AccountStore } from './store.js';
-import { CredentialLimiter } from '../ops/credential-limits.js';
+import type { CredentialLimiter } from '../ops/credential-limits.js';
 
 export type PasswordCheck =
   | { outcome: 'signed-in'; account: Account }
@@ -8,21 +8,22 @@ export type PasswordCheck =
 
 /**
  * A password check at a sign-in form: refused outright after too many failures for the
- * username (counted with the password grant's, across instances); a failure is recorded
- * only for wrong credentials.
+ * username or from the IP address (counted with the password grant's, across instances); a
+ * failure is recorded only for wrong credentials.
  */
 export async function checkPassword(
   accounts: AccountStore,
   limiter: CredentialLimiter,
   username: string,
   password: string,
+  ip?: string,
 ): Promise<PasswordCheck> {
-  const subject = CredentialLimiter.forUsername(username);
-  const verdict = await limiter.check(subject);
+  const attempt = { username, ip };
+  const verdict = await limiter.checkAttempt(attempt);
   if (!verdict.allowed) return { outcome: 'limited', retryAfter: verdict.retryAfter };
   const account = await accounts.verify(username, password);
   if (account) return { outcome: 'signed-in', account };
-  await limiter.recordFailure(subject);
+  await limiter.recordFailedAttempt(attempt);
   return { outcome: 'wrong' };
 }
 

@@ -35,6 +35,7 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
     const password = textField(request.body, 'password');
     try {
       const account = await app.accounts.create(username, password);
+      request.audit('account.created', { username: account.username, account: account.id });
       return await signIn(request, reply, account);
     } catch (err) {
       if (!(err instanceof AccountError)) throw err;
@@ -48,7 +49,7 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
     if (!username.trim() || !password) {
       return welcome(reply, 422, { signIn: { username, problem: 'Enter your username and password.' } });
     }
-    const check = await app.checkPassword(username, password);
+    const check = await app.checkPassword(username, password, request);
     if (check.outcome === 'limited') {
       reply.header('Retry-After', String(check.retryAfter));
       return welcome(reply, 429, { signIn: { username, problem: retryMessage(check.retryAfter) } });
@@ -61,6 +62,7 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
 
   app.post('/signout', csrf, async (request, reply) => {
     await endOidcSession(provider, issuer, request, reply);
+    if (request.account) request.audit('sign_out', { account: request.account.id });
     reply.signOutOfConsole();
     return reply.redirect('/', 303);
   });

@@ -66,6 +66,7 @@ export async function clientRoutes(app: FastifyInstance): Promise<void> {
     if (!account) return reply.redirect('/', 303);
     try {
       const issued = await app.clients.create(clientInput(request.body), account.id);
+      request.audit('client.created', { client_id: issued.clientId, owner: account.id });
       return clientPage(reply, 'client-secret', issued.metadata, { issued: issued.clientSecret, isSet: issued.clientSecret !== undefined }, 201);
     } catch (err) {
       if (!(err instanceof ClientValidationError)) throw err;
@@ -83,6 +84,7 @@ export async function clientRoutes(app: FastifyInstance): Promise<void> {
     const own = await ownClient(request, reply);
     if (!own) return reply;
     await app.clients.delete(own.client.metadata.client_id);
+    request.audit('client.deleted', { client_id: own.client.metadata.client_id, owner: own.account.id });
     return reply.redirect('/', 303);
   });
 
@@ -91,6 +93,7 @@ export async function clientRoutes(app: FastifyInstance): Promise<void> {
     if (!own) return reply;
     const rotated = await app.clients.rotateSecret(own.client.metadata.client_id);
     if (!rotated) return clientPage(reply, 'client', own.client.metadata, { isSet: own.client.hasSecret }, 409);
+    request.audit('client.secret_rotated', { client_id: rotated.clientId, owner: own.account.id });
     return clientPage(reply, 'client-secret', rotated.metadata, { issued: rotated.clientSecret, isSet: true });
   });
 }

@@ -65,7 +65,10 @@ export async function connectedAppsRoutes(app: FastifyInstance): Promise<void> {
     if (!account) return reply.redirect('/', 303);
     const clientId = textField(request.body, 'client_id');
     if (clientId) {
-      for (const grant of await grantsOf(app.db, String(account.id), clientId)) await revokeGrant(provider, grant.grantId);
+      for (const grant of await grantsOf(app.db, String(account.id), clientId)) {
+        await revokeGrant(provider, grant.grantId);
+        request.audit('grant.revoked', { client_id: clientId, account: account.id, via: 'connected_apps' });
+      }
     }
     return reply.redirect('/connected-apps', 303);
   });

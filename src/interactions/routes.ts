@@ -68,7 +68,7 @@ export async function interactionRoutes(app: FastifyInstance): Promise<void> {
     if (!username.trim() || !password) {
       return loginPage(request, reply, details, 422, { username, problem: 'Enter your username and password.' });
     }
-    const check = await app.checkPassword(username, password);
+    const check = await app.checkPassword(username, password, request);
     if (check.outcome === 'limited') {
       reply.header('Retry-After', String(check.retryAfter));
       return loginPage(request, reply, details, 429, { username, problem: retryMessage(check.retryAfter) });
@@ -94,12 +94,14 @@ export async function interactionRoutes(app: FastifyInstance): Promise<void> {
     const details = await currentInteraction(provider, request, reply, 'consent');
     if (!details) return interactionGone(reply);
     const grantId = await allowConsent(provider, details);
+    request.audit('consent.granted', { client_id: String(details.params.client_id), scope: String(details.params.scope ?? ''), account: details.session?.accountId });
     return finish(request, reply, { consent: { grantId } });
   });
 
   app.post<{ Params: { uid: string } }>('/interaction/:uid/abort', csrf, async (request, reply) => {
     const details = await currentInteraction(provider, request, reply);
     if (!details) return interactionGone(reply);
+    request.audit('consent.denied', { client_id: String(details.params.client_id), prompt: details.prompt.name, account: details.session?.accountId });
     return finish(request, reply, { error: 'access_denied', error_description: 'the person declined the authorization' }, false);
   });
 }

@@ -21,7 +21,7 @@ declare module 'fastify' {
     clients: ClientStore;
     credentialLimiter: CredentialLimiter;
     /** A sign-in form's password check, with the per-username limit (src/accounts/console.ts). */
-    checkPassword(username: string, password: string): Promise<PasswordCheck>;
+    checkPassword(username: string, password: string, request?: FastifyRequest): Promise<PasswordCheck>;
     /** Prometheus metrics (src/ops/metrics.ts): signInFailure(), passwordGrantFailure(), ... */
     metrics: Metrics;
   }
