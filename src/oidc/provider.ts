@@ -12,6 +12,8 @@ import { enablePlainImplicit, implicitResponseTypes } from './implicit.js';
 import type { KeyMaterial } from './keys.js';
 import { registerPasswordGrant } from './password-grant.js';
 import { introspectionAllowed, revocationAllowed } from './token-policies.js';
+import { registrationFeature } from './registration.js';
+import { guardRegistration } from './registration-guard.js';
 import { providerPages, type Render } from './pages.js';
 
 export interface ProviderDeps {
@@ -80,7 +82,7 @@ export function createProvider({ config, db, keys, accounts, log, render, limite
       introspection: { enabled: true, allowedPolicy: introspectionAllowed },
       revocation: { enabled: true, allowedPolicy: revocationAllowed },
       userinfo: { enabled: true },
-      registration: { enabled: true, initialAccessToken: true },
+      registration: registrationFeature(SCOPES),
       registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
       deviceFlow: { enabled: true, ...pages.deviceFlow },
       rpInitiatedLogout: { enabled: true, ...pages.logout },
@@ -119,6 +121,7 @@ export function createProvider({ config, db, keys, accounts, log, render, limite
   provider.proxy = config.trustProxy;
   if (config.implicitGrant) enablePlainImplicit(provider);
   useHashedClientSecrets(provider);
+  guardRegistration(provider, ROUTES.registration);
   registerPasswordGrant(provider, SCOPES, { accounts, limiter: limiter ?? new CredentialLimiter(db), findAccount });
   provider.on('server_error', (ctx, err) => {
     log.error({ err, path: ctx.path, method: ctx.method }, 'oidc-provider server error');

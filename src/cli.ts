@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+// The admin command line (README.md, "Command line"): `latchkey <command> [options] [--json]`.
+import { runCli } from './cli/run.js';
+
+process.exitCode = await runCli(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });

@@ -1,0 +1,78 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type Provider from 'oidc-provider';
+import type { Config } from '../config.js';
+import { openDatabase, type Database } from '../db/connect.js';
+import { migrate } from '../db/migrate.js';
+import { AccountStore } from '../accounts/store.js';
+import { ClientStore } from '../clients/store.js';
+import { ensureKeys, loadKeys } from '../oidc/keys.js';
+
+const ignore = () => {};
+/** The provider logs only while serving requests, which the command line never does. */
+const quietLogger: FastifyBaseLogger = {
+  level: 'silent',
+  fatal: ignore,
+  error: ignore,
+  warn: ignore,
+  info: ignore,
+  debug: ignore,
+  trace: ignore,
+  silent: ignore,
+  child: () => quietLogger,
+};
+
+const noPages = async (): Promise<string> => {
+  throw new Error('the command line renders no pages');
+};
+
+/**
+ * What one command works with: the database (migrated), the account store, and, built only
+ * when a command needs it, the provider with the client store that checks clients through it.
+ */
+export class CliSession {
+  readonly accounts: AccountStore;
+  private providerBuilt: Promise<Provider> | undefined;
+
+  private constructor(
+    readonly config: Config,
+    readonly database: Database,
+    readonly appliedMigrations: string[],
+  ) {
+    this.accounts = new AccountStore(database.db);
+  }
+
+  static async open(config: Config): Promise<CliSession> {
+    const database = await openDatabase(config);
+    try {
+      return new CliSession(config, database, await migrate(database.db));
+    } catch (err) {
+      await database.close().catch(() => {});
+      throw err;
+    }
+  }
+
+  get db() {
+    return this.database.db;
+  }
+
+  provider(): Promise<Provider> {
+    this.providerBuilt ??= (async () => {
+      await ensureKeys(this.db);
+      const keys = await loadKeys(this.db);
+      // Imported here: commands that need no provider do not load oidc-provider at all.
+      const { createProvider } = await import('../oidc/provider.js');
+      return createProvider({ config: this.config, db: this.db, keys, accounts: this.accounts, log: quietLogger, render: noPages });
+    })();
+    return this.providerBuilt;
+  }
+
+  async clients(): Promise<ClientStore> {
+    const provider = await this.provider();
+    const { SCOPES } = await import('../oidc/provider.js');
+    return new ClientStore(this.db, SCOPES, (metadata) => provider.Client.validate(metadata as never));
+  }
+
+  close(): Promise<void> {
+    return this.database.close();
+  }
+}
