@@ -1,5 +1,9 @@
 import t from 'tap';
-import { createClient } from './helpers/fixtures.js';
+import { sql } from 'kysely';
+import { sha256 } from '../src/oidc/hash.js';
+import { createClient, createUser } from './helpers/fixtures.js';
+import { codeFor, pkce } from './helpers/grant-flows.js';
+import { apiMe, post, token } from './helpers/oauth.js';
 import { startServer } from './helpers/server.js';
 
 const authorizeUrl = (base: string, params: Record<string, string>) => `${base}/oauth/authorize?${new URLSearchParams(params)}`;
@@ -91,5 +95,96 @@ t.test('attacks the standards name, before anyone signs in', async (t) => {
       t.ok(fragment.get('error'), `${responseType}: ${fragment.get('error')}`);
       t.notOk(fragment.get('access_token'));
     }
+  });
+});
+
+t.test('attacks on codes and tokens, after a person signed in', async (t) => {
+  const { url, app } = await startServer(t);
+  const user = await createUser(app);
+  const client = await createClient(app);
+  const auth = { id: client.clientId, secret: client.clientSecret };
+  const exchange = (code: string, fields: Record<string, string> = {}, who = client) => token(url, who, { grant_type: 'authorization_code', code, ...fields });
+  const introspect = async (value: string) => (await post(`${url}/oauth/introspect`, { token: value }, { basicAuth: auth })).body;
+
+  t.test('code replay: the second use fails and revokes what the first use got', async (t) => {
+    const code = await codeFor(url, user, { client_id: client.clientId, scope: 'profile' });
+    const first = await exchange(code);
+    t.equal(first.status, 200);
+    t.equal((await apiMe(url, first.body.access_token)).status, 200);
+
+    const second = await exchange(code);
+    t.equal(second.status, 400);
+    t.equal(second.body.error, 'invalid_grant');
+    t.notOk(second.body.access_token);
+
+    t.equal((await apiMe(url, first.body.access_token)).status, 401, 'the first access token is revoked');
+    t.equal((await introspect(first.body.access_token)).active, false);
+    t.equal((await introspect(first.body.refresh_token)).active, false, 'so is the first refresh token');
+    const refreshed = await token(url, client, { grant_type: 'refresh_token', refresh_token: first.body.refresh_token });
+    t.equal(refreshed.body.error, 'invalid_grant');
+  });
+
+  t.test('refresh token reuse after rotation revokes the grant', async (t) => {
+    const code = await codeFor(url, user, { client_id: client.clientId, scope: 'profile' });
+    const issued = (await exchange(code)).body;
+    const rotated = (await token(url, client, { grant_type: 'refresh_token', refresh_token: issued.refresh_token })).body;
+    t.ok(rotated.refresh_token);
+    const reuse = await token(url, client, { grant_type: 'refresh_token', refresh_token: issued.refresh_token });
+    t.equal(reuse.body.error, 'invalid_grant');
+    t.equal((await apiMe(url, rotated.access_token)).status, 401, 'tokens of the rotation are revoked');
+    t.equal((await token(url, client, { grant_type: 'refresh_token', refresh_token: rotated.refresh_token })).body.error, 'invalid_grant');
+  });
+
+  t.test('PKCE mismatch: a wrong or missing verifier gets nothing', async (t) => {
+    const { challenge } = pkce();
+    const code = await codeFor(url, user, { client_id: client.clientId, scope: 'profile', code_challenge: challenge, code_challenge_method: 'S256' });
+    const wrong = await exchange(code, { code_verifier: pkce().verifier });
+    t.equal(wrong.status, 400);
+    t.equal(wrong.body.error, 'invalid_grant');
+    const missing = await exchange(code);
+    t.equal(missing.status, 400);
+    t.equal(missing.body.error, 'invalid_grant');
+    t.notOk(wrong.body.access_token || missing.body.access_token);
+  });
+
+  t.test('a code is bound to its client', async (t) => {
+    const thief = await createClient(app);
+    const code = await codeFor(url, user, { client_id: client.clientId, scope: 'profile' });
+    const stolen = await exchange(code, {}, thief);
+    t.equal(stolen.status, 400);
+    t.equal(stolen.body.error, 'invalid_grant');
+    t.notOk(stolen.body.access_token);
+    const forged = await token(url, { clientId: client.clientId, clientSecret: 'guessed' }, { grant_type: 'authorization_code', code });
+    t.equal(forged.status, 401, 'and naming its client without the secret fails authentication');
+  });
+
+  t.test('a code is bound to its redirect URI', async (t) => {
+    const twoUris = await createClient(app, { redirect_uris: ['https://app.example/cb', 'https://app.example/other'] });
+    const code = await codeFor(url, user, { client_id: twoUris.clientId, scope: 'profile', redirect_uri: 'https://app.example/cb' });
+    const other = await exchange(code, { redirect_uri: 'https://app.example/other' }, twoUris);
+    t.equal(other.status, 400);
+    t.equal(other.body.error, 'invalid_grant');
+    const omitted = await exchange(code, {}, twoUris);
+    t.equal(omitted.status, 400, 'two registered: the exchange must name it');
+    t.notOk(other.body.access_token || omitted.body.access_token);
+    const right = await exchange(code, { redirect_uri: 'https://app.example/cb' }, twoUris);
+    t.equal(right.status, 200, 'the exact one works');
+  });
+
+  t.test('an expired code is refused', async (t) => {
+    const code = await codeFor(url, user, { client_id: client.clientId, scope: 'profile' });
+    // A minute passes (codes live 60 seconds): the stored code's expiry moves into the past.
+    const past = Math.floor(Date.now() / 1000) - 1;
+    const updated = await app.db
+      .updateTable('oidc_payloads')
+      .set({ expires_at: new Date(past * 1000), payload: sql`jsonb_set(payload, '{exp}', to_jsonb(${past}::int))` })
+      .where('model', '=', 'AuthorizationCode')
+      .where('key', '=', sha256(code))
+      .executeTakeFirst();
+    t.equal(Number(updated.numUpdatedRows), 1);
+    const res = await exchange(code);
+    t.equal(res.status, 400);
+    t.equal(res.body.error, 'invalid_grant');
+    t.notOk(res.body.access_token);
   });
 });
