@@ -234,7 +234,7 @@ t.test('accounts', async (t) => {
     t.notMatch(csp, 'unsafe-inline');
     t.notMatch(csp, 'form-action', 'form-action left open: consent ends at the redirect URI');
     t.equal(home.headers.get('x-content-type-options'), 'nosniff');
-    t.equal(home.headers.get('referrer-policy'), 'no-referrer');
+    t.equal(home.headers.get('referrer-policy'), 'same-origin', 'so form POSTs from a browser carry their Origin, not null');
     t.notOk(home.headers.get('strict-transport-security'), 'no HSTS on an http issuer');
 
     const discovery = await fetch(`${url}/.well-known/openid-configuration`);

@@ -58,7 +58,9 @@ async function security(app: FastifyInstance, options: SecurityOptions): Promise
       },
     },
     strictTransportSecurity: https ? { maxAge: 31_536_000, includeSubDomains: true } : false,
-    referrerPolicy: { policy: 'no-referrer' },
+    // same-origin, not no-referrer: under no-referrer Chromium sends `Origin: null` with every form
+    // POST, which the same-origin check below must refuse. Other sites still get no Referer.
+    referrerPolicy: { policy: 'same-origin' },
     crossOriginOpenerPolicy: { policy: 'same-origin' },
     crossOriginResourcePolicy: { policy: 'same-origin' },
   });
