@@ -89,6 +89,7 @@ export function validateClientInput(input: ClientInput, allowedScopes: readonly 
 
   const scopes = [...new Set(input.scope.trim().split(/\s+/).filter(Boolean))];
   for (const s of scopes) if (!allowedScopes.includes(s)) problems.push(`Unknown scope "${s}" (known: ${allowedScopes.join(' ')}).`);
+  if (!scopes.length) problems.push(`Scope is required: one or more of ${allowedScopes.join(' ')}, separated by spaces.`);
 
   if (problems.length) throw new ClientValidationError(problems);
   return { client_name, client_uri, redirect_uris, grant_types, response_types, scope: scopes.join(' '), token_endpoint_auth_method };
