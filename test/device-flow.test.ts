@@ -1,8 +1,10 @@
 import t from 'tap';
 import { DEVICE_CODE_GRANT } from '../src/clients/validate.js';
+import { BrowserSession, mainText } from './helpers/browser-session.js';
 import { CookieJar } from './helpers/cookie-jar.js';
-import { createClient } from './helpers/fixtures.js';
-import { discovery, post, token } from './helpers/oauth.js';
+import { createClient, createUser } from './helpers/fixtures.js';
+import { signInAndConsent } from './helpers/grant-flows.js';
+import { apiMe, discovery, post, token } from './helpers/oauth.js';
 import { startServer } from './helpers/server.js';
 
 const hidden = (html: string, name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1];
@@ -76,6 +78,35 @@ t.test('device authorization grant (RFC 8628)', async (t) => {
     t.match(confirmHtml, /Connect Living-room TV\?/, 'the confirmation names the client');
     t.match(confirmHtml, new RegExp(body.user_code), 'and shows the code to compare, typed any which way');
     t.match(confirmHtml, /Cancel/);
+  });
+
+  t.test('a person approves the device: sign in, allow, and the device gets its tokens', async (t) => {
+    const user = await createUser(app);
+    const { body } = await authorize();
+    const browser = new BrowserSession(url);
+    const input = await browser.get(body.verification_uri_complete);
+    t.equal(input.status, 200);
+    const confirm = await browser.post('/oauth/device', { xsrf: hidden(input.html, 'xsrf')!, user_code: body.user_code });
+    t.match(mainText(confirm), 'Connect Living-room TV?');
+    const login = await browser.post('/oauth/device', { xsrf: hidden(confirm.html, 'xsrf')!, user_code: hidden(confirm.html, 'user_code')!, confirm: 'yes' });
+    t.ok(browser.hasButton(login, 'Sign in'), 'on to the sign-in page');
+
+    const done = await signInAndConsent(browser, login, user, { consent: 'Allow' });
+    t.equal(done.status, 200);
+    t.notOk(done.leftTo, 'no redirect anywhere: the device flow ends on our page');
+    t.match(mainText(done), 'Device connected');
+    t.match(done.html, /latchkey\.css/);
+
+    const tokens = await token(url, tv, { grant_type: DEVICE_CODE_GRANT, device_code: body.device_code });
+    t.equal(tokens.status, 200);
+    t.same(Object.keys(tokens.body), ['access_token', 'expires_in', 'refresh_token', 'scope', 'token_type']);
+    t.equal(tokens.body.scope, 'profile');
+    t.same((await apiMe(url, tokens.body.access_token)).body, { id: user.id, username: user.username });
+
+    const again = await token(url, tv, { grant_type: DEVICE_CODE_GRANT, device_code: body.device_code });
+    t.equal(again.status, 400, 'a device code is used once');
+    t.equal(again.body.error, 'invalid_grant');
+    t.equal((await apiMe(url, tokens.body.access_token)).status, 401, 'and its reuse revokes what it gave');
   });
 
   t.test('cancelling at the confirmation denies the device', async (t) => {
