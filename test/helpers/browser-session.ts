@@ -54,7 +54,7 @@ function attributes(tag: string): Record<string, string> {
   return attrs;
 }
 
-const textOf = (html: string) => decodeEntities(html.replace(/<[^>]*>/g, '')).replace(/\s+/g, ' ').trim();
+const textOf = (html: string) => decodeEntities(html.replace(/<[^>]*>/g, ' ')).replace(/\s+/g, ' ').trim();
 
 /** The forms of a page, each as its opening tag's attributes and its inner HTML. */
 export function forms(html: string): { attrs: Record<string, string>; body: string }[] {
