@@ -42,7 +42,9 @@ export async function buildPlayground({ issuer, publicUrl, logLevel = 'info' }: 
         baseUri: ["'none'"],
       },
     },
-    referrerPolicy: { policy: 'no-referrer' },
+    // same-origin, not no-referrer: under no-referrer Chromium sends `Origin: null` with every form
+    // POST, which the same-origin check below must refuse. Other sites still get no Referer.
+    referrerPolicy: { policy: 'same-origin' },
   });
   await app.register(cookie);
   await app.register(formbody, { bodyLimit: 16 * 1024 });
