@@ -103,6 +103,31 @@ t.test('accounts', async (t) => {
     t.match(right.html, `Signed in as <strong>${user.username}</strong>`);
   });
 
+  t.test('signed in, every page has Sign out (error pages too)', async (t) => {
+    const user = await createUser(app);
+    const client = await createClient(app, { redirect_uris: [REDIRECT_URI], scope: 'openid profile', grant_types: ['authorization_code'] }, user.id);
+    const browser = new BrowserSession(url);
+    await browser.submit(await browser.get('/'), 'Sign in', { Username: user.username, Password: user.password });
+    const login = await browser.get(authorizePath(client.clientId));
+    const consent = await browser.submit(login, `Continue as ${user.username}`);
+    const pages: [string, Page][] = [
+      ['home', await browser.get('/')],
+      ['client page', await browser.get(`/clients/${client.clientId}`)],
+      ['connected apps', await browser.get('/connected-apps')],
+      ['login prompt', login],
+      ['consent prompt', consent],
+      ['not found', await browser.get(`/no-such-page-${uniqueName()}`)],
+      ['ended interaction', await browser.get(`/interaction/${uniqueName()}`)],
+      ['refused form', await browser.post('/clients', { client_name: 'x' })],
+    ];
+    for (const [where, page] of pages) {
+      t.ok(browser.hasButton(page, 'Sign out'), `${where} (${page.status})`);
+      t.notMatch(page.html, /<script|style=|\son[a-z]+=/i, `${where}: no inline script, style or handler`);
+    }
+    t.equal(pages[5]![1].status, 404);
+    t.equal(pages[7]![1].status, 403, 'a form without its token is refused');
+  });
+
   t.test('a forged or tampered console cookie signs nobody in', async (t) => {
     const user = await createUser(app);
     const browser = new BrowserSession(url);
