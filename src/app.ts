@@ -25,6 +25,7 @@ import { accountRoutes } from './accounts/routes.js';
 import { interactionRoutes } from './interactions/routes.js';
 import { connectedAppsRoutes } from './interactions/connected-apps.js';
 import { clientRoutes } from './clients/routes.js';
+import { chunkedBodyLimit } from './ops/body-limits.js';
 import { parseForm } from './ops/form-limits.js';
 import { observabilityPlugin } from './ops/observability.js';
 import { observeProvider } from './ops/provider-events.js';
@@ -95,7 +96,10 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     app.decorate('credentialLimiter', credentialLimiter);
     observeProvider(provider, app.metrics, app.log);
     const rateWindows = new RateWindows(database.db);
-    await mountProvider(app, provider, tokenRateLimitGuards(config.tokenRateLimit, rateWindows, provider, app.metrics, app.log));
+    await mountProvider(app, provider, [
+      chunkedBodyLimit,
+      ...tokenRateLimitGuards(config.tokenRateLimit, rateWindows, provider, app.metrics, app.log),
+    ]);
 
     await app.register(healthRoutes);
     await app.register(apiRoutes);

@@ -18,6 +18,12 @@ async function serve(config: Config, worker: boolean): Promise<void> {
   const app = await buildApp(config);
   if (worker) useClusterMetrics(app.metrics);
   const connections = trackConnections(app.server);
+  if (config.issuer.startsWith('https:') && !config.trustProxy) {
+    app.log.warn(
+      'ISSUER is https but TRUST_PROXY is off: requests arrive over plain http, where the Secure cookies of sign-in cannot be set. ' +
+        'Behind a TLS-terminating proxy, set TRUST_PROXY=true.',
+    );
+  }
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;

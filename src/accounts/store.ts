@@ -61,6 +61,8 @@ export class AccountStore {
   }
 
   async findByUsername(username: string): Promise<Account | undefined> {
+    // No username has a NUL (validUsername refuses control characters), and PostgreSQL refuses it in text.
+    if (username.includes('\u0000')) return undefined;
     const row = await guarded(() =>
       this.db
         .selectFrom('accounts')
@@ -73,7 +75,7 @@ export class AccountStore {
 
   /** The account if the password is right; same cost whether or not the username exists. */
   async verify(username: string, password: string): Promise<Account | undefined> {
-    if (password.length > PASSWORD_MAX || username.length > 4 * USERNAME_MAX) return undefined;
+    if (password.length > PASSWORD_MAX || username.length > 4 * USERNAME_MAX || username.includes('\u0000')) return undefined;
     const row = await guarded(() =>
       this.db
         .selectFrom('accounts')

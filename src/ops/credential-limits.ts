@@ -29,8 +29,9 @@ export class CredentialLimiter {
     readonly ipMaxFailures = 100,
   ) {}
 
+  /** NUL (which PostgreSQL refuses in text) stands as U+FFFD; overlong names are cut (a subject is a key). */
   static forUsername(username: string): string {
-    return `user:${username.trim().toLowerCase()}`;
+    return `user:${username.trim().toLowerCase().replaceAll('\u0000', '\ufffd').slice(0, 512)}`;
   }
 
   static forIp(ip: string): string {

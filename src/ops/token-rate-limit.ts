@@ -29,6 +29,8 @@ function basicClientId(header: string | undefined): string | undefined {
 
 /** Reads an urlencoded body (bounded) and hands it on parsed, as multipart-body.ts does for curl -F. */
 async function parsedBody(req: RawRequest): Promise<Record<string, unknown>> {
+  // Bytes from body-limits.ts (a chunked body): the provider parses those itself, so only read them.
+  if (Buffer.isBuffer(req.body)) return parse(req.body.toString('utf8'));
   if (req.body && typeof req.body === 'object') return req.body as Record<string, unknown>;
   if (!/^application\/x-www-form-urlencoded/i.test(req.headers['content-type'] ?? '')) return {};
   const chunks: Buffer[] = [];
@@ -93,15 +95,28 @@ export class TokenRateLimit {
     return true;
   };
 
-  /** Counts each request of an authenticated client, whatever its outcome. */
+  /**
+   * Counts each request of an authenticated client, whatever its outcome, before its response
+   * leaves: the provider's events start the count, a provider middleware awaits it (so the next
+   * request, at any instance, sees it).
+   */
   observe(provider: Provider): void {
+    const counting = new WeakMap<IncomingMessage, Promise<void>>();
     const count = (ctx: KoaContextWithOIDC, err?: { error?: string }) => {
       const client = ctx.oidc.client;
       if (!client || err?.error === 'invalid_client') return;
-      this.windows.hit([clientSubject(client.clientId)]).catch((e: unknown) => this.log.warn({ err: e }, 'could not count a token request'));
+      const hit = this.windows.hit([clientSubject(client.clientId)]).then(
+        () => undefined,
+        (e: unknown) => this.log.warn({ err: e }, 'could not count a token request'),
+      );
+      counting.set(ctx.req, hit);
     };
     provider.on('grant.success', (ctx) => count(ctx));
     provider.on('grant.error', (ctx, err) => count(ctx, err));
+    provider.use(async (ctx, next) => {
+      await next();
+      await counting.get(ctx.req);
+    });
   }
 
   private refuse(req: RawRequest, res: ServerResponse, limit: RateLimitName, count: WindowCount, fields: Record<string, string | undefined>): false {
