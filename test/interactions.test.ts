@@ -2,7 +2,7 @@ import t from 'tap';
 import { BrowserSession, mainText } from './helpers/browser-session.js';
 import { authorizePath, exchangeCode, landing, REDIRECT_URI } from './helpers/code-flow.js';
 import { createClient, createUser, uniqueName } from './helpers/fixtures.js';
-import { apiMe } from './helpers/oauth.js';
+import { apiMe, token } from './helpers/oauth.js';
 import { startServer } from './helpers/server.js';
 
 /**
@@ -161,6 +161,26 @@ t.test('interactions', async (t) => {
     const forced = await browser.get(authorizePath(client.clientId, { prompt: 'login' }));
     t.notOk(browser.hasButton(forced, `Continue as ${user.username}`), 'prompt=login asks for the password');
     t.ok(browser.hasButton(forced, 'Sign in'));
+  });
+
+  t.test('failures count across the sign-in forms and the password grant: 429 at the login prompt', async (t) => {
+    const user = await createUser(app);
+    const client = await codeClient();
+    const browser = new BrowserSession(url);
+    let page = await browser.get('/');
+    for (let i = 1; i <= 5; i++) page = await browser.submit(page, 'Sign in', { Username: user.username, Password: `wrong ${i}` });
+    const passwordClient = await createClient(app, { grant_types: ['password'], response_types: [], redirect_uris: [] });
+    for (let i = 1; i <= 5; i++) {
+      const res = await token(url, passwordClient, { grant_type: 'password', username: user.username, password: `wrong ${i}` });
+      t.equal(res.status, 400, `password grant failure ${i}`);
+    }
+    const login = await browser.get(authorizePath(client.clientId));
+    const limited = await browser.submit(login, 'Sign in', { Username: user.username, Password: user.password });
+    t.equal(limited.status, 429, 'the right password is refused after 10 failures');
+    t.ok(Number(limited.headers.get('retry-after')) > 0);
+    t.match(mainText(limited), 'Too many failed sign-in attempts for this username.');
+    t.ok(browser.hasButton(limited, 'Sign in'), 'still at the login prompt');
+    t.notOk(limited.leftTo);
   });
 
   t.test('expired, unknown or replayed interactions: a friendly page with a way back', async (t) => {

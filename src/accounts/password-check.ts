@@ -4,7 +4,7 @@ import type { CredentialLimiter } from '../ops/credential-limits.js';
 export type PasswordCheck =
   | { outcome: 'signed-in'; account: Account }
   | { outcome: 'wrong' }
-  | { outcome: 'limited'; retryAfter: number };
+  | { outcome: 'limited'; retryAfter: number; message: string };
 
 /**
  * A password check at a sign-in form: refused outright after too many failures for the
@@ -20,7 +20,7 @@ export async function checkPassword(
 ): Promise<PasswordCheck> {
   const attempt = { username, ip };
   const verdict = await limiter.checkAttempt(attempt);
-  if (!verdict.allowed) return { outcome: 'limited', retryAfter: verdict.retryAfter };
+  if (!verdict.allowed) return { outcome: 'limited', retryAfter: verdict.retryAfter, message: retryMessage(verdict.retryAfter) };
   const account = await accounts.verify(username, password);
   if (account) return { outcome: 'signed-in', account };
   await limiter.recordFailedAttempt(attempt);
@@ -28,7 +28,7 @@ export async function checkPassword(
 }
 
 /** "Try again in 12 minutes." */
-export function retryMessage(retryAfter: number): string {
+function retryMessage(retryAfter: number): string {
   const minutes = Math.ceil(retryAfter / 60);
   const wait = retryAfter < 60 ? `${retryAfter} seconds` : minutes === 1 ? '1 minute' : `${minutes} minutes`;
   return `Too many failed sign-in attempts for this username. Try again in ${wait}.`;

@@ -1,6 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AccountError, type Account } from './store.js';
-import { retryMessage } from './password-check.js';
 import { endOidcSession, oidcSessionAccount } from './oidc-session.js';
 import { textField } from '../ops/form-fields.js';
 
@@ -52,7 +51,7 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
     const check = await app.checkPassword(username, password, request);
     if (check.outcome === 'limited') {
       reply.header('Retry-After', String(check.retryAfter));
-      return welcome(reply, 429, { signIn: { username, problem: retryMessage(check.retryAfter) } });
+      return welcome(reply, 429, { signIn: { username, problem: check.message } });
     }
     if (check.outcome === 'wrong') {
       return welcome(reply, 401, { signIn: { username, problem: 'Wrong username or password.' } });

@@ -1,6 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { InteractionResults } from 'oidc-provider';
-import { retryMessage } from '../accounts/password-check.js';
 import { textField } from '../ops/form-fields.js';
 import { allowConsent, consentView } from './consent.js';
 import { currentInteraction, interactionGone, mayContinueAs, type InteractionDetails } from './details.js';
@@ -71,7 +70,7 @@ export async function interactionRoutes(app: FastifyInstance): Promise<void> {
     const check = await app.checkPassword(username, password, request);
     if (check.outcome === 'limited') {
       reply.header('Retry-After', String(check.retryAfter));
-      return loginPage(request, reply, details, 429, { username, problem: retryMessage(check.retryAfter) });
+      return loginPage(request, reply, details, 429, { username, problem: check.message });
     }
     if (check.outcome === 'wrong') {
       return loginPage(request, reply, details, 401, { username, problem: 'Wrong username or password.' });
