@@ -58,7 +58,7 @@ if (requireChromium(t)) {
     t.match(text, `"iss": "${server.url}"`, 'the decoded claims: iss');
     t.match(text, `"username": "${username}"`, '/api/me answered');
     t.notMatch(await page.content(), client.clientSecret!, 'the client secret never reached the browser');
-    const cookies = await page.evaluate(() => document.cookie);
+    const cookies = await page.evaluate<string>('document.cookie');
     t.notMatch(cookies, 'latchkey_playground', 'the session cookie is out of reach of scripts');
     await screenshot(t, page, 'playground');
 
