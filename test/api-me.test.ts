@@ -103,6 +103,26 @@ t.test('GET /api/me', async (t) => {
     t.equal(me.body.error, 'invalid_token');
   });
 
+  t.test('browser apps on other origins may call it with their token (CORS, no credentials)', async (t) => {
+    const preflight = await fetch(`${url}/api/me`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://spa.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' },
+    });
+    t.equal(preflight.status, 204);
+    t.equal(preflight.headers.get('access-control-allow-origin'), '*');
+    t.match(preflight.headers.get('access-control-allow-headers'), /authorization/i);
+    t.notOk(preflight.headers.get('access-control-allow-credentials'), 'never with cookies');
+
+    const { access_token } = await issue();
+    const ok = await apiMe(url, access_token, { headers: { origin: 'https://spa.example' } });
+    t.equal(ok.status, 200);
+    t.equal(ok.headers.get('access-control-allow-origin'), '*');
+    const refused = await apiMe(url, 'unknown-token', { headers: { origin: 'https://spa.example' } });
+    t.equal(refused.status, 401);
+    t.equal(refused.headers.get('access-control-allow-origin'), '*', 'errors are readable by the app too');
+    t.match(refused.headers.get('access-control-expose-headers'), /WWW-Authenticate/i);
+  });
+
   t.test('a token whose grant is gone: 401', async (t) => {
     const { access_token } = await issue();
     const grantId = (await app.provider.AccessToken.find(access_token))!.grantId;

@@ -1,5 +1,6 @@
 import t from 'tap';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { sha256 } from '../src/oidc/hash.js';
 import { createClient, createUser } from './helpers/fixtures.js';
 import { apiMe, discovery, passwordGrant, post, token } from './helpers/oauth.js';
 import { startServer } from './helpers/server.js';
@@ -96,6 +97,22 @@ t.test('the password grant, as the seeds show it', async (t) => {
     const res = await passwordGrant(url, codeOnly, user.username, user.password);
     t.equal(res.status, 400);
     t.match(res.body, { error: /invalid_request|unauthorized_client/ });
+    t.notOk(res.body.access_token);
+  });
+
+  t.test('a public client may never use it, even if its registration said so', async (t) => {
+    // Registration refuses this combination; the grant refuses it again, should a row ever hold it.
+    const publicClient = await createClient(app, { token_endpoint_auth_method: 'none', grant_types: ['authorization_code'] });
+    const stored = (await app.db.selectFrom('oidc_payloads').select('payload').where('model', '=', 'Client').where('key', '=', sha256(publicClient.clientId)).executeTakeFirstOrThrow()).payload;
+    await app.db
+      .updateTable('oidc_payloads')
+      .set({ payload: JSON.stringify({ ...stored, grant_types: ['authorization_code', 'password'] }) })
+      .where('model', '=', 'Client')
+      .where('key', '=', sha256(publicClient.clientId))
+      .execute();
+    const res = await post(`${url}/oauth/token`, { grant_type: 'password', username: user.username, password: user.password, client_id: publicClient.clientId }, { encoding: 'urlencoded' });
+    t.equal(res.status, 400);
+    t.equal(res.body.error, 'unauthorized_client');
     t.notOk(res.body.access_token);
   });
 

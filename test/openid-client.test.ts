@@ -9,6 +9,16 @@ import { apiMe } from './helpers/oauth.js';
 import { startServer } from './helpers/server.js';
 
 const REDIRECT_URI = 'https://rp.example/callback';
+/** The OAuth error code a rejected openid-client call carries (undefined when it did not fail). */
+async function oauthError(call: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await call;
+    return undefined;
+  } catch (err) {
+    return (err as { error?: string }).error ?? String(err);
+  }
+}
+
 const hidden = (html: string, name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1];
 
 /** openid-client talks to our http://127.0.0.1 issuer only when told that plain http is fine here. */
@@ -79,7 +89,7 @@ t.test('a real relying party: openid-client v6', async (t) => {
     t.not(refreshed.access_token, tokens.access_token);
     t.not(refreshed.refresh_token, tokens.refresh_token, 'rotated');
     t.equal(refreshed.claims()?.sub, String(user.id), 'a fresh ID token for the same person');
-    await t.rejects(oidc.refreshTokenGrant(config, tokens.refresh_token!), { error: 'invalid_grant' }, 'the old refresh token is spent');
+    t.equal(await oauthError(oidc.refreshTokenGrant(config, tokens.refresh_token!)), 'invalid_grant', 'the old refresh token is spent');
     tokens = await oidc.authorizationCodeGrant(
       config,
       returned(
@@ -101,7 +111,7 @@ t.test('a real relying party: openid-client v6', async (t) => {
     t.same(await oidc.tokenIntrospection(config, tokens.access_token), { active: false });
     t.equal((await apiMe(url, tokens.access_token)).status, 401);
     await oidc.tokenRevocation(config, tokens.refresh_token!);
-    await t.rejects(oidc.refreshTokenGrant(config, tokens.refresh_token!), { error: 'invalid_grant' });
+    t.equal(await oauthError(oidc.refreshTokenGrant(config, tokens.refresh_token!)), 'invalid_grant');
   });
 
   t.test('client credentials', async (t) => {

@@ -59,6 +59,8 @@ export function registerPasswordGrant(provider: Provider, known: readonly string
 
   async function passwordGrant(ctx: Context): Promise<void> {
     const { client } = ctx.oidc;
+    // Registration refuses it already; a client anyone can name must never check passwords.
+    if (client.clientAuthMethod === 'none') throw new errors.UnauthorizedClient('public clients may not use the password grant');
     const username = required(ctx, 'username');
     const password = required(ctx, 'password');
 
