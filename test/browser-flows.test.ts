@@ -124,7 +124,8 @@ if (requireChromium(t)) t.test('in Chromium', async (t) => {
     const tokens = await exchange(client.clientId, client.clientSecret!, code!, verifier);
     t.equal(tokens.status, 200, 'the code exchanges for tokens');
     t.ok(tokens.body.access_token && tokens.body.id_token && tokens.body.refresh_token);
-    t.same((await apiMe(tokens.body.access_token)).body, { id: Number(JSON.parse(Buffer.from(tokens.body.id_token.split('.')[1], 'base64url').toString()).sub), username });
+    const claims = JSON.parse(Buffer.from(tokens.body.id_token.split('.')[1], 'base64url').toString());
+    t.same((await apiMe(tokens.body.access_token)).body, { id: Number(claims.sub), username }, '/api/me answers the person who allowed');
     const replay = await exchange(client.clientId, client.clientSecret!, code!, verifier);
     t.equal(replay.status, 400, 'the code works once');
     quiet(t, browser);
