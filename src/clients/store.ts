@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { AdapterPayload } from 'oidc-provider';
+import { forgetClientKey } from '../db/client-cache.js';
 import type { Schema } from '../db/schema.js';
 import { guarded } from '../db/unavailable.js';
 import { KyselyAdapter } from '../oidc/adapter.js';
@@ -107,6 +108,9 @@ export class ClientStore {
 
   /** Deletes the client and everything issued to it (tokens, codes, grants). */
   async delete(clientId: string): Promise<boolean> {
+    // This process's cached copy goes at once; other processes hear it from the database.
+    const forget = () => forgetClientKey(sha256(clientId));
+    forget();
     return guarded(() =>
       this.db.transaction().execute(async (trx) => {
         const deleted = await trx
@@ -119,7 +123,7 @@ export class ClientStore {
         await trx.deleteFrom('oidc_payloads').where(sql`payload->>'clientId'`, '=', clientId).execute();
         return true;
       }),
-    );
+    ).finally(forget);
   }
 
   /** A new secret; the old one stops working at once. Undefined for unknown or public clients. */

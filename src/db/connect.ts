@@ -5,6 +5,9 @@ import type { Config } from '../config.js';
 import { PGlitePool } from './pglite-pool.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
 import type { Schema } from './schema.js';
+import { PreparedStatementClient } from './prepared-statements.js';
+import { cacheClients, CLIENT_CHANGED_CHANNEL } from './client-cache.js';
+import { ChangeFeed } from './change-feed.js';
 
 export interface Database {
   db: Kysely<Schema>;
@@ -21,9 +24,10 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir
   return openPGlite(config.dataDir);
 }
 
-function openPostgres(url: string): Database {
+async function openPostgres(url: string): Promise<Database> {
   const pool = new pg.Pool({
     connectionString: url,
+    Client: PreparedStatementClient,
     max: POOL_SIZE,
     // Well under /readyz's 5 s promise: an unreachable database fails requests in 2 s, not a hang.
     connectionTimeoutMillis: 2000,
@@ -38,11 +42,24 @@ function openPostgres(url: string): Database {
   // The same for a connection dropped while checked out: its query fails, the process stays up.
   pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+  // Clients are cached in memory while a LISTEN connection hears of every change to them.
+  const clientCache = await cacheClients(
+    db,
+    (cache) =>
+      new ChangeFeed(url, CLIENT_CHANGED_CHANNEL, {
+        onNotification: (key) => cache.forget(key),
+        onUp: () => cache.feedUp(),
+        onDown: () => cache.feedDown(),
+      }),
+  );
   return {
     db,
     kind: 'postgres',
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
-    close: () => db.destroy(),
+    close: async () => {
+      await clientCache.close();
+      await db.destroy();
+    },
   };
 }
 
@@ -54,11 +71,18 @@ async function openPGlite(dataDir: string): Promise<Database> {
     const pglite = await PGlite.create({ dataDir: `${dataDir}/pgdata` });
     const pool = new PGlitePool(pglite);
     const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool: pool as unknown as pg.Pool }) });
+    // One process owns the embedded database: its notifications arrive before each write returns.
+    const clientCache = await cacheClients(db, async (cache) => {
+      const unlisten = await pglite.listen(CLIENT_CHANGED_CHANNEL, (key) => cache.forget(key));
+      cache.feedUp();
+      return { start: () => {}, close: async () => (cache.feedDown(), await unlisten()) };
+    });
     return {
       db,
       kind: 'pglite',
       poolStats: () => ({ total: 1, idle: 1, waiting: 0 }),
       close: async () => {
+        await clientCache.close();
         await db.destroy();
         await lock.release();
       },

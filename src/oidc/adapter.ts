@@ -1,7 +1,10 @@
-import { sql, type Kysely } from 'kysely';
+import type { CompiledQuery, Kysely } from 'kysely';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { clientCacheFor, forgetClientKey, type CachedRow } from '../db/client-cache.js';
 import type { Schema } from '../db/schema.js';
-import { guarded } from '../db/unavailable.js';
+import { ReadBatcher, WriteBatcher } from '../db/batcher.js';
+import { DatabaseUnavailableError, guarded } from '../db/unavailable.js';
+import * as statements from './adapter-queries.js';
 import { sha256 } from './hash.js';
 import { seal, unseal } from './seal.js';
 
@@ -12,19 +15,103 @@ export function hashClientSecret(secret: string): string {
   return secret.startsWith(HASHED_SECRET_PREFIX) ? secret : HASHED_SECRET_PREFIX + sha256(secret);
 }
 
-type Row = { payload: Record<string, unknown>; consumed_at: Date | null };
+type Row = CachedRow;
+type KeyedRow = Row & { model: string; key: string };
+
+type Save = {
+  model: string;
+  key: string;
+  payload: string;
+  grant_key: string | null;
+  uid_key: string | null;
+  expiresIn: number | null;
+};
+
+/** The lookups by key and the saves of one database, each gathered into one query per event-loop turn. */
+interface Batches {
+  reads: ReadBatcher<string, Row>;
+  saves: WriteBatcher<Save>;
+}
+
+const batchesByDatabase = new WeakMap<Kysely<Schema>, Batches>();
+const slot = (model: string, key: string) => `${model}\u0000${key}`;
+
+function batchesFor(db: Kysely<Schema>): Batches | undefined {
+  if (db.isTransaction) return undefined; // a transaction's statements stay on its own connection, in order
+  let batches = batchesByDatabase.get(db);
+  if (batches) return batches;
+  const run = <R>(query: CompiledQuery) => guarded(async () => (await db.executeQuery<R>(query)).rows);
+  const saveOne = (s: Save) => run(statements.upsert.keepSealedJti.bind(db, { ...s, user_code_key: null }));
+  const created: Batches = {
+    reads: new ReadBatcher<string, Row>(async (slots) => {
+      const wanted = slots.map((s) => s.split('\u0000') as [string, string]);
+      const rows = await run<KeyedRow>(
+        statements.findMany.bind(db, { models: [...new Set(wanted.map(([m]) => m))], keys: [...new Set(wanted.map(([, k]) => k))] }),
+      );
+      return new Map(rows.map(({ model, key, payload, consumed_at }) => [slot(model, key), { payload, consumed_at }]));
+    }),
+    saves: new WriteBatcher(
+      (s) => slot(s.model, s.key),
+      async (saves) => {
+        if (saves.length === 1) return void (await saveOne(saves[0]!));
+        const column = <C extends keyof Save>(c: C) => saves.map((s) => s[c]);
+        try {
+          await run(
+            statements.upsertMany.bind(db, {
+              models: column('model'),
+              keys: column('key'),
+              payloads: column('payload'),
+              grant_keys: column('grant_key'),
+              uid_keys: column('uid_key'),
+              expiresIns: column('expiresIn'),
+            }),
+          );
+        } catch (err) {
+          // One bad row must not fail the others: save them one by one (unless the database is gone).
+          if (err instanceof DatabaseUnavailableError) throw err;
+          await Promise.all(saves.map(saveOne));
+        }
+      },
+    ),
+  };
+  batchesByDatabase.set(db, created);
+  return created;
+}
 
 /**
  * Every oidc-provider model in the one table oidc_payloads. Lookup columns hold SHA-256 of
  * the ids, and the ids are stripped from the stored payload, so the table holds no usable
  * token, code or session id. A device code's id, which the provider must get back from its
  * user code, is sealed under a key derived from that user code.
+ *
+ * Speed: statements are compiled once (adapter-queries.ts) and run as prepared statements;
+ * lookups by id and saves are gathered per event-loop turn into one query each (db/batcher.ts),
+ * so concurrent requests share round trips and commits; clients are served from an in-memory
+ * cache kept exact by the database's change feed (db/client-cache.ts).
  */
 export class KyselyAdapter implements Adapter {
   constructor(
     private readonly model: string,
     private readonly db: Kysely<Schema>,
   ) {}
+
+  private run<R>(query: CompiledQuery): Promise<R[]> {
+    return guarded(async () => (await this.db.executeQuery<R>(query)).rows);
+  }
+
+  /** Before and after every write of a client: no cached copy may outlive it. */
+  private forget(key: string): void {
+    if (this.model === 'Client') forgetClientKey(key);
+  }
+
+  private async write(key: string, query: CompiledQuery): Promise<void> {
+    this.forget(key);
+    try {
+      await this.run(query);
+    } finally {
+      this.forget(key);
+    }
+  }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn: number | undefined): Promise<void> {
     const stored: Record<string, unknown> = { ...payload };
@@ -38,45 +125,48 @@ export class KyselyAdapter implements Adapter {
       stored.sealedJti = seal(stored.userCode, id);
       delete stored.userCode;
     }
-    const row = {
+    const key = sha256(id);
+    const save: Save = {
       model: this.model,
-      key: sha256(id),
+      key,
       payload: JSON.stringify(stored),
       grant_key: typeof payload.grantId === 'string' ? sha256(payload.grantId) : null,
       uid_key: typeof payload.uid === 'string' ? sha256(payload.uid) : null,
-      user_code_key: userCodeKey,
+      expiresIn: expiresIn || null,
     };
-    const expiresAt = expiresIn ? sql<Date>`now() + ${expiresIn} * interval '1 second'` : null;
-    await guarded(() =>
-      this.db
-        .insertInto('oidc_payloads')
-        .values({ ...row, expires_at: expiresAt })
-        .onConflict((oc) =>
-          oc.columns(['model', 'key']).doUpdateSet((eb) => ({
-            payload: userCodeKey
-              ? eb.ref('excluded.payload')
-              : // A device code saved again without its user code keeps the sealed id it had.
-                sql`excluded.payload || jsonb_strip_nulls(jsonb_build_object('sealedJti', oidc_payloads.payload -> 'sealedJti'))`,
-            grant_key: eb.ref('excluded.grant_key'),
-            uid_key: eb.ref('excluded.uid_key'),
-            user_code_key: sql`coalesce(excluded.user_code_key, oidc_payloads.user_code_key)`,
-            expires_at: eb.ref('excluded.expires_at'),
-          })),
-        )
-        .execute(),
-    );
+    const batches = userCodeKey ? undefined : batchesFor(this.db);
+    if (batches) {
+      this.forget(key);
+      try {
+        await batches.saves.add(save);
+      } finally {
+        this.forget(key);
+      }
+      return;
+    }
+    const statement = userCodeKey ? statements.upsert.withUserCode : statements.upsert.keepSealedJti;
+    await this.write(key, statement.bind(this.db, { ...save, user_code_key: userCodeKey }));
   }
 
-  private async findWhere(column: 'key' | 'uid_key' | 'user_code_key', value: string): Promise<Row | undefined> {
-    return guarded(() =>
-      this.db
-        .selectFrom('oidc_payloads')
-        .select(['payload', 'consumed_at'])
-        .where('model', '=', this.model)
-        .where(column, '=', sha256(value))
-        .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', sql<Date>`now()`)]))
-        .executeTakeFirst(),
-    );
+  private async findWhere(column: statements.FindColumn, value: string): Promise<Row | undefined> {
+    const rows = await this.run<Row>(statements.findBy[column].bind(this.db, { model: this.model, value: sha256(value) }));
+    return rows[0];
+  }
+
+  private findByKey(key: string): Promise<Row | undefined> {
+    const batches = batchesFor(this.db);
+    if (batches) return batches.reads.get(slot(this.model, key));
+    return this.run<Row>(statements.findBy.key.bind(this.db, { model: this.model, value: key })).then((rows) => rows[0]);
+  }
+
+  private async findClient(key: string): Promise<Row | undefined> {
+    const cache = clientCacheFor(this.db);
+    const cached = cache?.get(key);
+    if (cached) return cached;
+    const readStartedAt = cache?.generation ?? 0;
+    const row = await this.findByKey(key);
+    if (row && cache) cache.set(key, row, readStartedAt);
+    return row;
   }
 
   private restore(row: Row, jti: string | undefined): AdapterPayload {
@@ -88,7 +178,8 @@ export class KyselyAdapter implements Adapter {
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    const row = await this.findWhere('key', id);
+    const key = sha256(id);
+    const row = this.model === 'Client' ? await this.findClient(key) : await this.findByKey(key);
     return row && this.restore(row, id);
   }
 
@@ -108,29 +199,16 @@ export class KyselyAdapter implements Adapter {
   }
 
   async consume(id: string): Promise<void> {
-    await guarded(() =>
-      this.db
-        .updateTable('oidc_payloads')
-        .set({ consumed_at: sql<Date>`now()` })
-        .where('model', '=', this.model)
-        .where('key', '=', sha256(id))
-        .execute(),
-    );
+    const key = sha256(id);
+    await this.write(key, statements.consume.bind(this.db, { model: this.model, key }));
   }
 
   async destroy(id: string): Promise<void> {
-    await guarded(() =>
-      this.db.deleteFrom('oidc_payloads').where('model', '=', this.model).where('key', '=', sha256(id)).execute(),
-    );
+    const key = sha256(id);
+    await this.write(key, statements.destroy.bind(this.db, { model: this.model, key }));
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
-    await guarded(() =>
-      this.db
-        .deleteFrom('oidc_payloads')
-        .where('grant_key', '=', sha256(grantId))
-        .where('model', '=', this.model)
-        .execute(),
-    );
+    await this.run(statements.revokeByGrant.bind(this.db, { model: this.model, grant_key: sha256(grantId) }));
   }
 }
