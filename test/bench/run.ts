@@ -1,0 +1,125 @@
+// npm run bench: Latchkey side by side with its ceilings (see README, "Performance").
+import { fileURLToPath } from 'node:url';
+import { checks } from './checks.js';
+import { createBenchDatabase, onDatabase, type BenchDatabase } from './database.js';
+import { fillPayloads, GROWTH_ROWS } from './growth.js';
+import { parseOptions } from './options.js';
+import { passwordHashLabel } from './password-rate.js';
+import { killAllNow, stopAll, watchServer } from './processes.js';
+import { checksText, machine, markdownTable, textTable, writeJson, type Phase, type Row } from './report.js';
+import { startHello, startLatchkey, startOidcReference } from './targets.js';
+import { rowKey, WORKLOADS, type BenchTargets, type Workload } from './workloads.js';
+
+const RESULTS_DIR = fileURLToPath(new URL('../../bench-results', import.meta.url));
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+const options = parseOptions(process.argv.slice(2));
+const load = { connections: options.connections, duration: options.duration, warmup: options.warmup };
+
+/** The workloads asked for with --only, and the rows they are compared with. */
+function selected(): Workload[] {
+  if (!options.only) return WORKLOADS;
+  const wanted = new Set<string>();
+  for (const w of WORKLOADS) {
+    const key = rowKey(w.target, w.name);
+    if (options.only.some((o) => w.name.toLowerCase().includes(o.toLowerCase()) || key === o)) {
+      wanted.add(key);
+      if (w.reference) wanted.add(w.reference);
+    }
+  }
+  if (!wanted.size) throw new Error(`--only matched no workload; workloads: ${WORKLOADS.map((w) => rowKey(w.target, w.name)).join(', ')}`);
+  return WORKLOADS.filter((w) => wanted.has(rowKey(w.target, w.name)));
+}
+
+async function measure(workload: Workload, targets: BenchTargets, phase: Phase): Promise<Row> {
+  const key = rowKey(workload.target, workload.name);
+  const row: Row = { key, workload: workload.name, target: workload.target, phase, unit: workload.unit };
+  log(`- ${key}${phase === 'empty' ? '' : ` (${phase})`}: ${options.warmup} s warm-up, ${options.duration} s, ${options.connections} connections`);
+  const server = workload.server?.(targets);
+  const watch = server ? watchServer(server) : undefined;
+  try {
+    const outcome = await workload.run(targets, { ...load, ...(watch ? { probe: watch.probe } : {}) });
+    if ('skipped' in outcome) {
+      row.skipped = outcome.skipped;
+      log(`  skipped: ${outcome.skipped}`);
+    } else {
+      row.result = outcome;
+      log(`  ${outcome.rate.toFixed(1)} ${workload.unit}, p50 ${outcome.p50.toFixed(1)} ms, p99 ${outcome.p99.toFixed(1)} ms, ${outcome.errors} errors`);
+    }
+  } catch (err) {
+    row.skipped = `failed: ${(err as Error).message.split('\n')[0]}`;
+    log(`  ${row.skipped}`);
+  } finally {
+    const usage = watch?.stop();
+    if (usage && row.result) {
+      row.rssBytes = usage.maxRssBytes;
+      row.processes = usage.processes;
+      if (row.result.operations) row.cpuMicros = (usage.cpuSeconds * 1e6) / row.result.operations;
+    }
+  }
+  return row;
+}
+
+function addRatios(rows: Row[]): void {
+  for (const row of rows) {
+    if (!row.result) continue;
+    const workload = WORKLOADS.find((w) => rowKey(w.target, w.name) === row.key);
+    const referenceKey = row.phase === 'empty' ? workload?.reference : row.key;
+    const reference = rows.find((r) => r.key === referenceKey && r.phase === 'empty' && r.result);
+    if (!reference?.result || !referenceKey) continue;
+    row.reference = row.phase === 'empty' ? `${reference.target} ${reference.workload}` : 'empty table';
+    row.ratio = row.result.rate / reference.result.rate;
+  }
+}
+
+let database: BenchDatabase | undefined;
+let cleaning: Promise<void> | undefined;
+const cleanup = () =>
+  (cleaning ??= (async () => {
+    await stopAll();
+    await database?.drop().catch((err: unknown) => log(`could not drop ${database?.name}: ${(err as Error).message}`));
+  })());
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`\n${signal}: stopping the servers and dropping the bench database`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+process.once('exit', killAllNow);
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  database = await createBenchDatabase();
+  const postgres = await onDatabase(database.url, async (c) => (await c.query<{ server_version: string }>('show server_version')).rows[0]!.server_version);
+  const host = machine();
+  log(`Latchkey bench on ${host.cores} × ${host.cpu}, Node ${host.node}, PostgreSQL ${postgres}; database ${database.name}`);
+
+  const latchkey = await startLatchkey(database.url, options.workers);
+  const hello = await startHello();
+  const reference = await startOidcReference(latchkey.client, [...latchkey.grantTypes]);
+  const targets: BenchTargets = { hello, reference, latchkey };
+
+  const workloads = selected();
+  const rows: Row[] = [];
+  for (const workload of workloads) rows.push(await measure(workload, targets, 'empty'));
+
+  if (options.growth) {
+    log(`- filling oidc_payloads with ${GROWTH_ROWS.toLocaleString('en')} rows (live and expired)`);
+    await fillPayloads(database.url, (n) => log(`  ${n.toLocaleString('en')} rows`));
+    for (const workload of workloads.filter((w) => w.growth)) rows.push(await measure(workload, targets, '1M rows'));
+  }
+
+  addRatios(rows);
+  const results = checks(rows, rowKey('in-process', passwordHashLabel()));
+  process.stdout.write(`\n${textTable(rows)}\n\n${checksText(results)}\n`);
+  const path = await writeJson(RESULTS_DIR, options, rows, results, postgres);
+  process.stdout.write(`\nMarkdown:\n\n${markdownTable(rows)}\n\nwritten to ${path} in ${Math.round((Date.now() - started) / 1000)} s\n`);
+}
+
+main()
+  .catch((err: unknown) => {
+    log(`bench failed: ${(err as Error).stack ?? String(err)}`);
+    process.exitCode = 1;
+  })
+  .finally(() => cleanup());

@@ -1,0 +1,103 @@
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import type { ClientInput } from '../../src/clients/validate.js';
+import { freePort, startProcess, waitUntilUp, type Started } from './processes.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+export const REDIRECT_URI = 'http://127.0.0.1/bench-callback';
+export const ACCESS_TOKEN_TTL = 3600;
+
+export interface Credentials {
+  clientId: string;
+  clientSecret: string;
+}
+
+export interface Latchkey {
+  url: string;
+  server: Started;
+  client: Credentials;
+  user: { username: string; password: string };
+  /** Grant types the server offers (discovery), to skip what is not built yet. */
+  grantTypes: Set<string>;
+}
+
+export interface Reference {
+  url: string;
+  server: Started;
+}
+
+/** (a) bare Fastify "hello": the HTTP ceiling. */
+export async function startHello(): Promise<Reference> {
+  const port = await freePort();
+  const server = startProcess('fastify hello', ['--import', 'tsx', here('references/fastify-hello.ts'), String(port)], {});
+  const url = `http://127.0.0.1:${port}`;
+  await waitUntilUp(server, `${url}/hello`);
+  return { url, server };
+}
+
+/** (b) oidc-provider alone, in memory, with the client Latchkey has (minus grants it lacks). */
+export async function startOidcReference(client: Credentials, grantTypes: string[]): Promise<Reference> {
+  const port = await freePort();
+  const metadata = {
+    client_id: client.clientId,
+    client_secret: client.clientSecret,
+    grant_types: grantTypes.filter((g) => g !== 'password'),
+    redirect_uris: [REDIRECT_URI],
+    response_types: ['code'],
+    scope: 'openid profile',
+    token_endpoint_auth_method: 'client_secret_basic',
+  };
+  const options = JSON.stringify({ port, client: metadata, accessTokenTtl: ACCESS_TOKEN_TTL });
+  const server = startProcess('oidc-provider reference', ['--import', 'tsx', here('references/oidc-provider.ts'), options], {});
+  const url = `http://127.0.0.1:${port}`;
+  await waitUntilUp(server, `${url}/.well-known/openid-configuration`);
+  return { url, server };
+}
+
+/**
+ * Migrates the bench database and creates the bench's user and client through the app's own
+ * stores (in this process), then closes. Returns what the server offers, to choose the grants.
+ */
+async function seed(databaseUrl: string) {
+  const app = await buildApp(loadConfig({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent' }));
+  try {
+    const discovery = (await app.inject({ url: '/.well-known/openid-configuration' })).json() as { grant_types_supported: string[] };
+    const offered = new Set(discovery.grant_types_supported);
+    const wanted = ['client_credentials', 'authorization_code', 'refresh_token', 'password'].filter((g) => offered.has(g));
+    const user = { username: `bench-${randomBytes(4).toString('hex')}`, password: randomBytes(12).toString('base64url') };
+    await app.accounts.create(user.username, user.password);
+    const input: ClientInput = {
+      client_name: 'bench',
+      redirect_uris: [REDIRECT_URI],
+      grant_types: wanted,
+      response_types: wanted.includes('authorization_code') ? ['code'] : [],
+      scope: 'openid profile',
+      token_endpoint_auth_method: 'client_secret_basic',
+    };
+    const issued = await app.clients.create(input);
+    return { user, client: { clientId: issued.clientId, clientSecret: issued.clientSecret! }, grantTypes: new Set(wanted) };
+  } finally {
+    await app.close();
+  }
+}
+
+/** (c) Latchkey as in production: `node dist/main.js`, its own process(es), on the bench database. */
+export async function startLatchkey(databaseUrl: string, workers: string): Promise<Latchkey> {
+  const seeded = await seed(databaseUrl);
+  const port = await freePort();
+  const server = startProcess('latchkey', [`${ROOT}dist/main.js`], {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATABASE_URL: databaseUrl,
+    LOG_LEVEL: 'warn',
+    NODE_ENV: 'production',
+    WORKERS: workers,
+    ACCESS_TOKEN_TTL: String(ACCESS_TOKEN_TTL),
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitUntilUp(server, `${url}/healthz`);
+  return { url, server, ...seeded };
+}
