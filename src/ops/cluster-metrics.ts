@@ -1,5 +1,5 @@
-import cluster from 'node:cluster';
-import { AggregatorRegistry } from 'prom-client';
+import cluster, { type Worker } from 'node:cluster';
+import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { Metrics } from './metrics.js';
 
 /**
@@ -55,15 +55,58 @@ export function useClusterMetrics(metrics: Metrics): void {
   );
 }
 
-/** In the primary: answer workers' requests with every worker's metrics, summed. */
-export function serveClusterMetrics(): void {
-  const aggregator = new AggregatorRegistry();
+// prom-client's own protocol between the primary and a worker's AggregatorRegistry listener.
+const PROM_REQUEST = 'prom-client:getMetricsReq';
+const PROM_RESPONSE = 'prom-client:getMetricsRes';
+/** How long the primary waits for the workers' registries; a silent worker is left out. */
+const COLLECT_MS = 3000;
+
+interface PromResponse {
+  type: typeof PROM_RESPONSE;
+  requestId: number;
+  metrics?: MetricObjectWithValues<MetricValue<string>>[][];
+  error?: string;
+}
+
+/**
+ * In the primary: answer workers' requests with every serving worker's metrics, summed. Only
+ * workers that listen are asked (one still starting has no registry yet), and one that does not
+ * answer in time is left out rather than failing the scrape.
+ */
+export function serveClusterMetrics(serving: (worker: Worker) => boolean): void {
+  let next = 0;
+  const collecting = new Map<number, { responses: MetricObjectWithValues<MetricValue<string>>[][]; waiting: Set<number>; finish: () => void }>();
+
+  const collect = () =>
+    new Promise<string>((resolve, reject) => {
+      const requestId = next++;
+      const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w && w.isConnected() && serving(w));
+      const state = { responses: [] as MetricObjectWithValues<MetricValue<string>>[][], waiting: new Set(workers.map((w) => w.id)), finish: () => {} };
+      const timer = setTimeout(() => state.finish(), COLLECT_MS);
+      state.finish = () => {
+        clearTimeout(timer);
+        collecting.delete(requestId);
+        AggregatorRegistry.aggregate(state.responses).metrics().then(resolve, reject);
+      };
+      collecting.set(requestId, state);
+      for (const worker of workers) worker.send({ type: PROM_REQUEST, requestId });
+      if (workers.length === 0) state.finish();
+    });
+
   cluster.on('message', (worker, message: unknown) => {
+    if (isMessage<PromResponse>(message, PROM_RESPONSE)) {
+      const state = collecting.get(message.requestId);
+      if (!state) return;
+      if (message.metrics) state.responses.push(...message.metrics);
+      state.waiting.delete(worker.id);
+      if (state.waiting.size === 0) state.finish();
+      return;
+    }
     if (!isMessage<MetricsRequest>(message, REQUEST)) return;
     const reply = (fields: Pick<MetricsResponse, 'body' | 'error'>) => {
       if (worker.isConnected()) worker.send({ type: RESPONSE, id: message.id, ...fields } satisfies MetricsResponse);
     };
-    aggregator.clusterMetrics().then(
+    collect().then(
       (body) => reply({ body }),
       (err: Error) => reply({ error: err.message }),
     );

@@ -32,9 +32,9 @@ async function prepareDatabase(config: Config): Promise<void> {
 export async function runPrimary(config: Config): Promise<void> {
   const log = pino({ level: config.logLevel }).child({ role: 'primary' });
   await prepareDatabase(config);
-  serveClusterMetrics();
 
   const workers = new Map<Worker, { started: number; listened: boolean }>();
+  serveClusterMetrics((worker) => workers.get(worker)?.listened === true);
   let stopping = false;
   let exitCode = 0;
   let startFailures = 0;
