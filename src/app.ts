@@ -29,6 +29,7 @@ import { chunkedBodyLimit } from './ops/body-limits.js';
 import { parseForm } from './ops/form-limits.js';
 import { observabilityPlugin } from './ops/observability.js';
 import { observeProvider } from './ops/provider-events.js';
+import { containProviderErrors } from './ops/provider-safety.js';
 import { RateWindows } from './ops/rate-windows.js';
 import { tokenRateLimitGuards } from './ops/token-rate-limit.js';
 
@@ -95,6 +96,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     app.decorate('clients', new ClientStore(database.db, SCOPES, (metadata) => provider.Client.validate(metadata as never)));
     app.decorate('credentialLimiter', credentialLimiter);
     observeProvider(provider, app.metrics, app.log);
+    containProviderErrors(provider);
     const rateWindows = new RateWindows(database.db);
     await mountProvider(app, provider, [
       chunkedBodyLimit,

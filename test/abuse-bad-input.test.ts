@@ -225,6 +225,55 @@ t.test('bad input gets a clean 4xx, never a 5xx', async (t) => {
     }
   });
 
+  t.test('forms of a signed-in person', async (t) => {
+    const browser = new BrowserSession(url);
+    const signedIn = await browser.submit(await browser.get('/'), 'Create account', { Username: `bad-input-${Date.now()}`, Password: 'a long enough password' });
+    t.ok(browser.hasButton(signedIn, 'Sign out'), 'signed in');
+    const csrf = () => browser.get('/').then((page) => browser.csrf(page));
+    const origin = new URL(url).origin;
+    const post = async (path: string, fields: Record<string, string | string[]>) => {
+      const body = new URLSearchParams({ _csrf: await csrf() });
+      for (const [name, value] of Object.entries(fields)) for (const v of ([] as string[]).concat(value)) body.append(name, v);
+      return browser.jar
+        .fetch(new URL(path, url), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin, accept: 'text/html' }, body: body.toString() })
+        .then(answer);
+    };
+    const good = { client_name: 'ok', client_uri: 'https://authlib.org/', redirect_uris: 'https://authlib.org/', grant_types: 'authorization_code', response_types: 'code', scope: 'profile', token_endpoint_auth_method: 'client_secret_basic' };
+    for (const value of [...NASTY, BIG]) {
+      for (const field of Object.keys(good)) {
+        const res = await post('/clients', { ...good, [field]: value });
+        seen.push({ name: `create client ${field}`, status: res.status });
+        // A name is free text (shown escaped); every other field has rules: 422 with the form again.
+        if (field === 'client_name' && value !== BIG) t.ok(res.status === 201 || (res.status >= 400 && res.status < 500), `Create client with ${field}=${value.slice(0, 20)}: ${res.status}`);
+        else check(t, `Create client with ${field}=${value.slice(0, 20)}`, res);
+        t.notOk(res.text.includes('<script>alert(1)'), 'markup is escaped');
+      }
+      check(t, `delete client ${value.slice(0, 20)}`, await post(`/clients/${encodeURIComponent(value)}/delete`, {}));
+      check(t, `rotate secret of client ${value.slice(0, 20)}`, await post(`/clients/${encodeURIComponent(value)}/rotate-secret`, {}));
+      const revoke = await post('/connected-apps/revoke', { client_id: value });
+      seen.push({ name: 'revoke a connected app', status: revoke.status });
+      t.ok(revoke.status < 500, `Revoke with client_id=${value.slice(0, 20)}: ${revoke.status} (nothing to revoke)`);
+    }
+    // A form may repeat a field (checkboxes do): one value is taken, and the rules still hold.
+    const repeated = await post('/clients', { ...good, client_name: ['a', 'b'], token_endpoint_auth_method: ['none', 'client_secret_basic'] });
+    seen.push({ name: 'Create client with repeated fields', status: repeated.status });
+    t.ok(repeated.status === 201 || repeated.status === 422, `Create client with repeated fields: ${repeated.status}`);
+    const home = await browser.get('/');
+    t.notOk(home.html.includes('<script>alert(1)'), 'the home page lists every client name escaped');
+  });
+
+  t.test('device flow endpoints', async (t) => {
+    for (const value of NASTY) {
+      const res = await raw(url, { path: '/oauth/device/auth', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `client_id=${encodeURIComponent(value)}&scope=${encodeURIComponent(value)}` });
+      check(t, `device authorization with client_id=${value.slice(0, 20)}`, res, { oauth: true });
+      const page = await answer(await fetch(`${url}/oauth/device?user_code=${encodeURIComponent(value)}`, { headers: { accept: 'text/html' } }));
+      seen.push({ name: 'device page', status: page.status });
+      t.ok(page.status < 500, `the code page with user_code=${value.slice(0, 20)}: ${page.status}`);
+      t.notOk(page.text.includes('<script>alert(1)'), 'markup is escaped');
+      check(t, `the code form without its token, user_code=${value.slice(0, 20)}`, await raw(url, { path: '/oauth/device', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' }, body: `user_code=${encodeURIComponent(value)}` }));
+    }
+  });
+
   t.test('requests malformed at the HTTP level', async (t) => {
     check(t, 'a 20 kB header', await socket(url, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'h'.repeat(20 * 1024)}\r\n\r\n`), { status: 431 });
     check(t, 'a malformed request line', await socket(url, 'GET /healthz HTTP/9.9 extra\r\n\r\n'), { status: 400 });

@@ -1,6 +1,17 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
 
+/**
+ * SQLSTATEs that only bad input causes: a value PostgreSQL cannot hold as text (a NUL byte,
+ * 22021/22P05) or cannot read as its column's type (22P02). A client error, not the server's.
+ */
+const INPUT_SQLSTATES = new Set(['22021', '22P05', '22P02']);
+
+function isBadInput(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && INPUT_SQLSTATES.has(code);
+}
+
 function wantsHtml(request: FastifyRequest): boolean {
   const accept = request.headers.accept ?? '';
   return accept.includes('text/html') && !request.url.startsWith('/api/');
@@ -17,6 +28,10 @@ export function installErrorHandler(app: FastifyInstance): void {
       error = 'temporarily_unavailable';
       description = 'the database is unavailable, try again shortly';
       reply.header('Retry-After', '5');
+    } else if (isBadInput(err)) {
+      status = 400;
+      error = 'invalid_request';
+      description = 'the request contains a value that is not allowed';
     } else if (status === 413) {
       error = 'invalid_request';
       description = 'request body is too large';
