@@ -33,7 +33,7 @@ function optionalStrings(properties: Properties, name: string): string[] | undef
 }
 
 /** The registration as the web form would see it, with RFC 7591's defaults filled in. */
-function asClientInput(properties: Properties): ClientInput {
+function asClientInput(properties: Properties, scopes: readonly string[]): ClientInput {
   const grantTypes = optionalStrings(properties, 'grant_types') ?? ['authorization_code'];
   return {
     // A name is optional in RFC 7591; the form's name rules apply only when one is given.
@@ -43,7 +43,8 @@ function asClientInput(properties: Properties): ClientInput {
     grant_types: grantTypes,
     // Without response types, a client gets "code" only when it may use the authorization code grant.
     response_types: optionalStrings(properties, 'response_types') ?? (grantTypes.includes('authorization_code') ? ['code'] : []),
-    scope: optionalString(properties, 'scope') ?? '',
+    // Without a scope the client is not limited to a list (RFC 7591 §2), so any known scope.
+    scope: optionalString(properties, 'scope') ?? scopes.join(' '),
     token_endpoint_auth_method: optionalString(properties, 'token_endpoint_auth_method') ?? 'client_secret_basic',
   };
 }
@@ -53,7 +54,7 @@ function rulesPolicy(scopes: readonly string[]) {
     const metadata = properties as Properties;
     let valid: ClientInput;
     try {
-      valid = validateClientInput(asClientInput(metadata), scopes);
+      valid = validateClientInput(asClientInput(metadata, scopes), scopes);
     } catch (err) {
       if (!(err instanceof ClientValidationError)) throw err;
       const aboutRedirects = err.problems.every((p) => p.startsWith('Redirect URI'));
