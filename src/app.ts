@@ -10,6 +10,7 @@ import { migrate } from './db/migrate.js';
 import { startPurgeJob } from './db/purge.js';
 import { AccountStore } from './accounts/store.js';
 import { ClientStore } from './clients/store.js';
+import { providerValidation } from './clients/provider-validation.js';
 import { CredentialLimiter } from './ops/credential-limits.js';
 import { ensureKeys, loadKeys } from './oidc/keys.js';
 import { createProvider, SCOPES } from './oidc/provider.js';
@@ -93,7 +94,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       limiter: credentialLimiter,
     });
     app.decorate('provider', provider);
-    app.decorate('clients', new ClientStore(database.db, SCOPES, (metadata) => provider.Client.validate(metadata as never)));
+    app.decorate('clients', new ClientStore(database.db, SCOPES, providerValidation(provider)));
     app.decorate('credentialLimiter', credentialLimiter);
     observeProvider(provider, app.metrics, app.log);
     containProviderErrors(provider);

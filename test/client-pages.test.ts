@@ -165,6 +165,24 @@ t.test('client pages', async (t) => {
     t.equal(fixed.status, 201, 'corrected, it goes through');
   });
 
+  t.test('a client the provider itself refuses is a problem on the form, not an error page', async (t) => {
+    const { browser } = await signedIn();
+    const page = await browser.submit(await browser.get('/'), 'Create client', {
+      ...SEED_FORM,
+      'Client name': 'Implicit on http',
+      'Redirect URIs': 'http://127.0.0.1:8123/callback',
+      authorization_code: false,
+      password: false,
+      refresh_token: false,
+      implicit: true,
+      'Response types': 'token',
+      'Token endpoint auth method': 'none',
+    });
+    t.equal(page.status, 422);
+    t.match(mainText(page), /This client cannot be registered: .*https/);
+    t.match(page.html, />http:\/\/127\.0\.0\.1:8123\/callback<\/textarea>/, 'what was typed is kept');
+  });
+
   t.test('rotating the secret shows a new one once; the old one stops working at /oauth/token', async (t) => {
     const { browser } = await signedIn();
     const { clientId, clientSecret: oldSecret } = await createThroughForm(browser, SERVICE_FORM);
