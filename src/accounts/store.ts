@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Schema } from '../db/schema.js';
+import { cachedRead, slotOf } from '../db/row-cache.js';
 import { guarded } from '../db/unavailable.js';
 import { burnPasswordCheck, hashPassword, verifyPassword } from './password.js';
 
@@ -54,8 +55,12 @@ export class AccountStore {
 
   async findById(id: number): Promise<Account | undefined> {
     if (!Number.isSafeInteger(id) || id <= 0 || id > 2 ** 31 - 1) return undefined;
-    const row = await guarded(() =>
-      this.db.selectFrom('accounts').select(['id', 'username', 'created_at']).where('id', '=', id).executeTakeFirst(),
+    // Read on every token use: served from the row cache, which hears of any change (db/row-cache.ts).
+    const row = await cachedRead(
+      this.db,
+      slotOf('account', id),
+      () => guarded(() => this.db.selectFrom('accounts').select(['id', 'username', 'created_at']).where('id', '=', id).executeTakeFirst()),
+      { shared: true },
     );
     return row && toAccount(row);
   }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { AdapterPayload } from 'oidc-provider';
-import { forgetClientKey } from '../db/client-cache.js';
+import { forgetRow, slotOf } from '../db/row-cache.js';
 import type { Schema } from '../db/schema.js';
 import { guarded } from '../db/unavailable.js';
 import { KyselyAdapter } from '../oidc/adapter.js';
@@ -109,7 +109,7 @@ export class ClientStore {
   /** Deletes the client and everything issued to it (tokens, codes, grants). */
   async delete(clientId: string): Promise<boolean> {
     // This process's cached copy goes at once; other processes hear it from the database.
-    const forget = () => forgetClientKey(sha256(clientId));
+    const forget = () => forgetRow(slotOf('Client', sha256(clientId)));
     forget();
     return guarded(() =>
       this.db.transaction().execute(async (trx) => {

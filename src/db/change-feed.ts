@@ -2,6 +2,9 @@ import pg from 'pg';
 
 const RETRY_MIN_MS = 250;
 const RETRY_MAX_MS = 10_000;
+/** A connection that stops answering (no FIN: a network cut, a hung server) counts as lost after this. */
+const HEARTBEAT_MS = 5_000;
+const HEARTBEAT_TIMEOUT_MS = 2_000;
 
 export interface FeedHandlers {
   onNotification(payload: string): void;
@@ -21,6 +24,7 @@ export class ChangeFeed {
   #closed = false;
   #retryMs = RETRY_MIN_MS;
   #timer: NodeJS.Timeout | undefined;
+  #stopHeartbeat: () => void = () => {};
 
   constructor(
     private readonly url: string,
@@ -35,12 +39,19 @@ export class ChangeFeed {
   }
 
   async #connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 3000, keepAlive: true });
+    const client = new pg.Client({
+      connectionString: this.url,
+      connectionTimeoutMillis: 3000,
+      query_timeout: HEARTBEAT_TIMEOUT_MS,
+      keepAlive: true,
+    });
     this.#client = client;
     let lost = false;
+    let heartbeat: NodeJS.Timeout | undefined;
     const onLost = () => {
       if (lost) return;
       lost = true;
+      clearInterval(heartbeat);
       this.handlers.onDown();
       client.removeAllListeners('notification');
       client.end().catch(() => {});
@@ -58,6 +69,9 @@ export class ChangeFeed {
       if (this.#closed || lost) return void client.end().catch(() => {});
       this.#retryMs = RETRY_MIN_MS;
       this.handlers.onUp();
+      heartbeat = setInterval(() => void client.query('select 1').catch(onLost), HEARTBEAT_MS);
+      heartbeat.unref();
+      this.#stopHeartbeat = () => clearInterval(heartbeat);
     } catch {
       onLost();
     }
@@ -73,6 +87,7 @@ export class ChangeFeed {
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#timer);
+    this.#stopHeartbeat();
     const client = this.#client;
     this.#client = undefined;
     this.handlers.onDown();

@@ -6,8 +6,7 @@ import { PGlitePool } from './pglite-pool.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
 import type { Schema } from './schema.js';
 import { PreparedStatementClient } from './prepared-statements.js';
-import { cacheClients, CLIENT_CHANGED_CHANNEL } from './client-cache.js';
-import { ChangeFeed } from './change-feed.js';
+import { pgliteRowCache, postgresRowCache } from './row-cache-feed.js';
 
 export interface Database {
   db: Kysely<Schema>;
@@ -41,23 +40,16 @@ async function openPostgres(url: string): Promise<Database> {
   pool.on('error', () => {});
   // The same for a connection dropped while checked out: its query fails, the process stays up.
   pool.on('connect', (client) => client.on('error', () => {}));
-  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
-  // Clients are cached in memory while a LISTEN connection hears of every change to them.
-  const clientCache = await cacheClients(
-    db,
-    (cache) =>
-      new ChangeFeed(url, CLIENT_CHANGED_CHANNEL, {
-        onNotification: (key) => cache.forget(key),
-        onUp: () => cache.feedUp(),
-        onDown: () => cache.feedDown(),
-      }),
-  );
+  // Rows read often are cached in memory while a LISTEN connection hears of every change to them.
+  const rowCache = postgresRowCache(url);
+  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }), plugins: rowCache.plugins });
+  const stopRowCache = await rowCache.attach(db);
   return {
     db,
     kind: 'postgres',
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     close: async () => {
-      await clientCache.close();
+      await stopRowCache();
       await db.destroy();
     },
   };
@@ -70,19 +62,15 @@ async function openPGlite(dataDir: string): Promise<Database> {
     const { PGlite } = await import('@electric-sql/pglite');
     const pglite = await PGlite.create({ dataDir: `${dataDir}/pgdata` });
     const pool = new PGlitePool(pglite);
-    const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool: pool as unknown as pg.Pool }) });
-    // One process owns the embedded database: its notifications arrive before each write returns.
-    const clientCache = await cacheClients(db, async (cache) => {
-      const unlisten = await pglite.listen(CLIENT_CHANGED_CHANNEL, (key) => cache.forget(key));
-      cache.feedUp();
-      return { start: () => {}, close: async () => (cache.feedDown(), await unlisten()) };
-    });
+    const rowCache = pgliteRowCache(pglite);
+    const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool: pool as unknown as pg.Pool }), plugins: rowCache.plugins });
+    const stopRowCache = await rowCache.attach(db);
     return {
       db,
       kind: 'pglite',
       poolStats: () => ({ total: 1, idle: 1, waiting: 0 }),
       close: async () => {
-        await clientCache.close();
+        await stopRowCache();
         await db.destroy();
         await lock.release();
       },

@@ -18,7 +18,8 @@ class Statement<P extends string> {
   bind(db: Kysely<Schema>, values: Record<P, unknown>): CompiledQuery {
     if (!this.#compiled) {
       const markers = new Map<string, P>(this.names.map((name) => [`\u0000${name}`, name]));
-      const compiled = this.build(db, (name) => `\u0000${name}`).compile();
+      // Without plugins: the row cache's write watcher must not take these for outside writes.
+      const compiled = this.build(db.withoutPlugins(), (name) => `\u0000${name}`).compile();
       this.#slots = compiled.parameters.map((p) => (typeof p === 'string' && markers.has(p) ? this.names.indexOf(markers.get(p)!) : -1));
       if (this.#slots.some((slot) => slot < 0)) throw new Error('every parameter of a prepared adapter statement must be named');
       this.#compiled = compiled;
@@ -40,7 +41,7 @@ export const findBy = Object.fromEntries(
     new Statement(['model', 'value'] as const, (db, p) =>
       db
         .selectFrom('oidc_payloads')
-        .select(['payload', 'consumed_at'])
+        .select(['payload', 'consumed_at', 'expires_at', 'grant_key'])
         .where('model', '=', p('model') as string)
         .where(column, '=', p('value') as string)
         .where(live),
@@ -52,7 +53,7 @@ export const findBy = Object.fromEntries(
 export const findMany = new Statement(['models', 'keys'] as const, (db, p) =>
   db
     .selectFrom('oidc_payloads')
-    .select(['model', 'key', 'payload', 'consumed_at'])
+    .select(['model', 'key', 'payload', 'consumed_at', 'expires_at', 'grant_key'])
     .where(sql<boolean>`model = any(${p('models')}::text[])`)
     .where(sql<boolean>`key = any(${p('keys')}::text[])`)
     .where(live),

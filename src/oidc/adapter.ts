@@ -1,9 +1,9 @@
 import type { CompiledQuery, Kysely } from 'kysely';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
-import { clientCacheFor, forgetClientKey, type CachedRow } from '../db/client-cache.js';
+import { cachedRead, forgetGrantRows, forgetRow, slotOf } from '../db/row-cache.js';
 import type { Schema } from '../db/schema.js';
-import { ReadBatcher, WriteBatcher } from '../db/batcher.js';
-import { DatabaseUnavailableError, guarded } from '../db/unavailable.js';
+import { guarded } from '../db/unavailable.js';
+import { batchesFor, type Save, type StoredRow } from './adapter-batches.js';
 import * as statements from './adapter-queries.js';
 import { sha256 } from './hash.js';
 import { seal, unseal } from './seal.js';
@@ -15,68 +15,14 @@ export function hashClientSecret(secret: string): string {
   return secret.startsWith(HASHED_SECRET_PREFIX) ? secret : HASHED_SECRET_PREFIX + sha256(secret);
 }
 
-type Row = CachedRow;
-type KeyedRow = Row & { model: string; key: string };
-
-type Save = {
-  model: string;
-  key: string;
-  payload: string;
-  grant_key: string | null;
-  uid_key: string | null;
-  expiresIn: number | null;
-};
-
-/** The lookups by key and the saves of one database, each gathered into one query per event-loop turn. */
-interface Batches {
-  reads: ReadBatcher<string, Row>;
-  saves: WriteBatcher<Save>;
-}
-
-const batchesByDatabase = new WeakMap<Kysely<Schema>, Batches>();
-const slot = (model: string, key: string) => `${model}\u0000${key}`;
-
-function batchesFor(db: Kysely<Schema>): Batches | undefined {
-  if (db.isTransaction) return undefined; // a transaction's statements stay on its own connection, in order
-  let batches = batchesByDatabase.get(db);
-  if (batches) return batches;
-  const run = <R>(query: CompiledQuery) => guarded(async () => (await db.executeQuery<R>(query)).rows);
-  const saveOne = (s: Save) => run(statements.upsert.keepSealedJti.bind(db, { ...s, user_code_key: null }));
-  const created: Batches = {
-    reads: new ReadBatcher<string, Row>(async (slots) => {
-      const wanted = slots.map((s) => s.split('\u0000') as [string, string]);
-      const rows = await run<KeyedRow>(
-        statements.findMany.bind(db, { models: [...new Set(wanted.map(([m]) => m))], keys: [...new Set(wanted.map(([, k]) => k))] }),
-      );
-      return new Map(rows.map(({ model, key, payload, consumed_at }) => [slot(model, key), { payload, consumed_at }]));
-    }),
-    saves: new WriteBatcher(
-      (s) => slot(s.model, s.key),
-      async (saves) => {
-        if (saves.length === 1) return void (await saveOne(saves[0]!));
-        const column = <C extends keyof Save>(c: C) => saves.map((s) => s[c]);
-        try {
-          await run(
-            statements.upsertMany.bind(db, {
-              models: column('model'),
-              keys: column('key'),
-              payloads: column('payload'),
-              grant_keys: column('grant_key'),
-              uid_keys: column('uid_key'),
-              expiresIns: column('expiresIn'),
-            }),
-          );
-        } catch (err) {
-          // One bad row must not fail the others: save them one by one (unless the database is gone).
-          if (err instanceof DatabaseUnavailableError) throw err;
-          await Promise.all(saves.map(saveOne));
-        }
-      },
-    ),
-  };
-  batchesByDatabase.set(db, created);
-  return created;
-}
+/**
+ * The models kept in the row cache: read on most requests, changed rarely. Codes, refresh
+ * tokens and sessions are single-use or change on every use. Access tokens are read afresh on
+ * every use too, so that a request presenting one always meets the database (revocation is
+ * seen at once, and an unreachable database answers 503: INTERFACE.md). The database announces
+ * changes to exactly these (migration 0005).
+ */
+const CACHED_MODELS = new Set(['Client', 'Grant']);
 
 /**
  * Every oidc-provider model in the one table oidc_payloads. Lookup columns hold SHA-256 of
@@ -85,31 +31,33 @@ function batchesFor(db: Kysely<Schema>): Batches | undefined {
  * user code, is sealed under a key derived from that user code.
  *
  * Speed: statements are compiled once (adapter-queries.ts) and run as prepared statements;
- * lookups by id and saves are gathered per event-loop turn into one query each (db/batcher.ts),
- * so concurrent requests share round trips and commits; clients are served from an in-memory
- * cache kept exact by the database's change feed (db/client-cache.ts).
+ * lookups by id and saves are gathered per event-loop turn into one query each, so concurrent
+ * requests share round trips and commits (adapter-batches.ts); clients and grants are served
+ * from memory while the database's change feed keeps that exact (db/row-cache.ts).
  */
 export class KyselyAdapter implements Adapter {
+  private readonly cached: boolean;
+
   constructor(
     private readonly model: string,
     private readonly db: Kysely<Schema>,
-  ) {}
+  ) {
+    this.cached = CACHED_MODELS.has(model);
+  }
 
   private run<R>(query: CompiledQuery): Promise<R[]> {
     return guarded(async () => (await this.db.executeQuery<R>(query)).rows);
   }
 
-  /** Before and after every write of a client: no cached copy may outlive it. */
-  private forget(key: string): void {
-    if (this.model === 'Client') forgetClientKey(key);
-  }
-
-  private async write(key: string, query: CompiledQuery): Promise<void> {
-    this.forget(key);
+  /** Around every write: no cached copy of the row may outlive it. */
+  private async write(key: string, work: () => Promise<unknown>): Promise<void> {
+    if (!this.cached) return void (await work());
+    const slot = slotOf(this.model, key);
+    forgetRow(slot);
     try {
-      await this.run(query);
+      await work();
     } finally {
-      this.forget(key);
+      forgetRow(slot);
     }
   }
 
@@ -135,41 +83,25 @@ export class KyselyAdapter implements Adapter {
       expiresIn: expiresIn || null,
     };
     const batches = userCodeKey ? undefined : batchesFor(this.db);
-    if (batches) {
-      this.forget(key);
-      try {
-        await batches.saves.add(save);
-      } finally {
-        this.forget(key);
-      }
-      return;
-    }
-    const statement = userCodeKey ? statements.upsert.withUserCode : statements.upsert.keepSealedJti;
-    await this.write(key, statement.bind(this.db, { ...save, user_code_key: userCodeKey }));
+    await this.write(key, () =>
+      batches
+        ? batches.saves.add(save)
+        : this.run((userCodeKey ? statements.upsert.withUserCode : statements.upsert.keepSealedJti).bind(this.db, { ...save, user_code_key: userCodeKey })),
+    );
   }
 
-  private async findWhere(column: statements.FindColumn, value: string): Promise<Row | undefined> {
-    const rows = await this.run<Row>(statements.findBy[column].bind(this.db, { model: this.model, value: sha256(value) }));
+  private async findWhere(column: statements.FindColumn, value: string): Promise<StoredRow | undefined> {
+    const rows = await this.run<StoredRow>(statements.findBy[column].bind(this.db, { model: this.model, value: sha256(value) }));
     return rows[0];
   }
 
-  private findByKey(key: string): Promise<Row | undefined> {
+  private findByKey(key: string): Promise<StoredRow | undefined> {
     const batches = batchesFor(this.db);
-    if (batches) return batches.reads.get(slot(this.model, key));
-    return this.run<Row>(statements.findBy.key.bind(this.db, { model: this.model, value: key })).then((rows) => rows[0]);
+    if (batches) return batches.reads.get(slotOf(this.model, key));
+    return this.run<StoredRow>(statements.findBy.key.bind(this.db, { model: this.model, value: key })).then((rows) => rows[0]);
   }
 
-  private async findClient(key: string): Promise<Row | undefined> {
-    const cache = clientCacheFor(this.db);
-    const cached = cache?.get(key);
-    if (cached) return cached;
-    const readStartedAt = cache?.generation ?? 0;
-    const row = await this.findByKey(key);
-    if (row && cache) cache.set(key, row, readStartedAt);
-    return row;
-  }
-
-  private restore(row: Row, jti: string | undefined): AdapterPayload {
+  private restore(row: StoredRow, jti: string | undefined): AdapterPayload {
     const payload: Record<string, unknown> = { ...row.payload };
     delete payload.sealedJti;
     if (jti !== undefined && this.model !== 'Client') payload.jti = jti;
@@ -179,8 +111,19 @@ export class KyselyAdapter implements Adapter {
 
   async find(id: string): Promise<AdapterPayload | undefined> {
     const key = sha256(id);
-    const row = this.model === 'Client' ? await this.findClient(key) : await this.findByKey(key);
-    return row && this.restore(row, id);
+    const read = async () => {
+      const row = await this.findByKey(key);
+      return row && { payload: this.restore(row, id), expires_at: row.expires_at, grant_key: row.grant_key };
+    };
+    if (!this.cached) return (await read())?.payload;
+    // A client's payload is shared: the same object until the row changes, which lets the
+    // provider's Client be reused as is (client-memo.ts). Grants are copied: the provider
+    // changes the grants it loads before saving them again.
+    const found = await cachedRead(this.db, slotOf(this.model, key), read, {
+      describe: (f) => ({ expiresAt: f.expires_at, grantKey: f.grant_key }),
+      shared: this.model === 'Client',
+    });
+    return found?.payload;
   }
 
   /** The session found this way carries no id: callers only compare its account and grants. */
@@ -200,15 +143,21 @@ export class KyselyAdapter implements Adapter {
 
   async consume(id: string): Promise<void> {
     const key = sha256(id);
-    await this.write(key, statements.consume.bind(this.db, { model: this.model, key }));
+    await this.write(key, () => this.run(statements.consume.bind(this.db, { model: this.model, key })));
   }
 
   async destroy(id: string): Promise<void> {
     const key = sha256(id);
-    await this.write(key, statements.destroy.bind(this.db, { model: this.model, key }));
+    await this.write(key, () => this.run(statements.destroy.bind(this.db, { model: this.model, key })));
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
-    await this.run(statements.revokeByGrant.bind(this.db, { model: this.model, grant_key: sha256(grantId) }));
+    const grantKey = sha256(grantId);
+    if (this.cached) forgetGrantRows(grantKey);
+    try {
+      await this.run(statements.revokeByGrant.bind(this.db, { model: this.model, grant_key: grantKey }));
+    } finally {
+      if (this.cached) forgetGrantRows(grantKey);
+    }
   }
 }

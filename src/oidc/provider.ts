@@ -8,6 +8,7 @@ import { CredentialLimiter } from '../ops/credential-limits.js';
 import { KyselyAdapter } from './adapter.js';
 import { GrantAdapter, loadExistingGrant } from './grants.js';
 import { useHashedClientSecrets } from './client-secrets.js';
+import { reuseBuiltClients } from './client-reuse.js';
 import { enablePlainImplicit, implicitResponseTypes } from './implicit.js';
 import type { KeyMaterial } from './keys.js';
 import { registerPasswordGrant } from './password-grant.js';
@@ -121,6 +122,7 @@ export function createProvider({ config, db, keys, accounts, log, render, limite
   provider.proxy = config.trustProxy;
   if (config.implicitGrant) enablePlainImplicit(provider);
   useHashedClientSecrets(provider);
+  reuseBuiltClients(provider);
   guardRegistration(provider, ROUTES.registration);
   registerPasswordGrant(provider, SCOPES, { accounts, limiter: limiter ?? new CredentialLimiter(db), findAccount });
   provider.on('server_error', (ctx, err) => {

@@ -1,17 +1,18 @@
 import pg from 'pg';
 import t from 'tap';
 import { sql } from 'kysely';
+import { rowCacheFor, slotOf } from '../src/db/row-cache.js';
 import { sha256 } from '../src/oidc/hash.js';
 import { onPostgres } from './helpers/database.js';
 import { parseJsonOutput, runCli } from './helpers/cli.js';
-import { createClient } from './helpers/fixtures.js';
-import { post, token } from './helpers/oauth.js';
+import { createClient, createUser } from './helpers/fixtures.js';
+import { apiMe, passwordGrant, post, token } from './helpers/oauth.js';
 import { startServer } from './helpers/server.js';
 
-// Clients are served from memory (src/db/client-cache.ts). These tests make sure a change to a
-// client is never hidden by that cache: not in the process that made it, not in another process
-// sharing the database, not when the change is made with plain SQL, nor while the database's
-// change feed is down.
+// Clients, grants and accounts are served from memory (src/db/row-cache.ts). These tests make
+// sure a change is never hidden by that cache: not in the process that made it, not in another
+// process sharing the database, not when the change is made with plain SQL, nor while the
+// database's change feed is down.
 
 const machine = { grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: 'profile' };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -31,7 +32,7 @@ async function within(ms: number, check: () => Promise<boolean>): Promise<number
 }
 
 t.test('in one process', async (t) => {
-  const { url, app } = await startServer(t);
+  const { url, app, fresh } = await startServer(t);
 
   t.test('a rotated secret stops working at once, the new one works at once', async (t) => {
     const client = await createClient(app, machine);
@@ -63,6 +64,49 @@ t.test('in one process', async (t) => {
     const took = await within(2000, async () => (await clientCredentials(url, client.clientId, client.clientSecret)).status === 401);
     t.ok(took >= 0, `the old secret is refused within ${took} ms`);
     t.equal((await clientCredentials(url, client.clientId, 'another secret')).status, 200, 'the new one works');
+  });
+
+  t.test('a grant deleted through this process\'s database handle stops its tokens at once', async (t) => {
+    const user = await createUser(app);
+    const client = await createClient(app, { scope: 'profile' });
+    const { body } = await passwordGrant(url, client, user.username, user.password);
+    t.equal((await apiMe(url, body.access_token)).status, 200, 'the grant is cached now');
+    t.equal((await apiMe(url, body.access_token)).status, 200);
+    const grantId = (await app.provider.AccessToken.find(body.access_token))!.grantId;
+    await app.db.deleteFrom('oidc_payloads').where('model', '=', 'Grant').where('key', '=', sha256(grantId)).execute();
+    t.equal((await apiMe(url, body.access_token)).status, 401, 'no waiting: the write emptied the cache');
+  });
+
+  t.test('an account changed by another tool (its own connection) is seen within a moment', { skip: !onPostgres && 'the embedded database admits no other connection' }, async (t) => {
+    const user = await createUser(app);
+    const client = await createClient(app, { scope: 'profile' });
+    const { body } = await passwordGrant(url, client, user.username, user.password);
+    t.equal((await apiMe(url, body.access_token)).body.username, user.username, 'the account is cached now');
+    const renamed = `${user.username}-renamed`;
+    const other = new pg.Client({ connectionString: fresh.databaseUrl });
+    await other.connect();
+    t.teardown(() => other.end());
+    await other.query('update accounts set username = $1 where id = $2', [renamed, user.id]);
+    const took = await within(2000, async () => (await apiMe(url, body.access_token)).body.username === renamed);
+    t.ok(took >= 0, `the new name is served within ${took} ms`);
+  });
+
+  t.test('writes to cached tables made with Kysely here empty the cache when they finish; reads do not', async (t) => {
+    const cache = rowCacheFor(app.db)!;
+    const slot = slotOf('Client', 'not-a-real-key');
+    const put = () => cache.set(slot, { payload: {} }, cache.generation, { shared: true });
+    await clientCredentials(url, 'x', 'y'); // any lookup: the change feed is up from now on
+    await within(2000, async () => (put(), cache.get(slot) !== undefined));
+    t.ok(cache.get(slot), 'an entry to lose');
+    await app.db.selectFrom('oidc_payloads').select('key').where('model', '=', 'Client').execute();
+    await sql`select count(*) from accounts`.execute(app.db);
+    t.ok(cache.get(slot), 'kept across reads');
+    // Changes no row, so the database announces nothing: only the write watcher can empty the cache.
+    await app.db.updateTable('accounts').set({ username: 'nobody' }).where('id', '=', -1).execute();
+    t.notOk(cache.get(slot), 'gone after an update through the query builder');
+    put();
+    await sql`delete from oidc_payloads where key = 'no such key'`.execute(app.db);
+    t.notOk(cache.get(slot), 'gone after a plain SQL delete');
   });
 
   t.test('many requests at once are batched without mixing their answers', async (t) => {
