@@ -1,11 +1,12 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 
 // OWASP's minimum for scrypt, in one of the forms its cheat sheet lists as equivalent to
-// N=2^17, r=8, p=1: N=2^14, r=8, p=5 (less memory, more passes). 16 MiB per check instead of
-// 128 MiB keeps the four checks libuv runs at once far inside a server's memory budget (128 MiB
-// each would add 512 MiB under a burst of sign-ins). The parameters are stored with each hash,
-// so hashes made with other parameters still verify, and raising them only affects new hashes.
-export const SCRYPT_PARAMS = { N: 2 ** 14, r: 8, p: 5 } as const;
+// N=2^17, r=8, p=1: N=2^13, r=8, p=10 (as much work per check; 8 MiB of memory instead of
+// 128 MiB). A server runs four checks at once (libuv's threads), and the C allocator keeps
+// memory a check has used for the next one: 4 x 128 MiB would put one process over 500 MiB
+// after a burst of sign-ins, 4 x 8 MiB keeps it well inside a 300 MB budget. The parameters are
+// stored with each hash, so hashes made with other parameters still verify.
+export const SCRYPT_PARAMS = { N: 2 ** 13, r: 8, p: 10 } as const;
 const KEY_LENGTH = 32;
 
 function derive(password: string, salt: Buffer, params: { N: number; r: number; p: number }): Promise<Buffer> {
