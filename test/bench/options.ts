@@ -7,11 +7,11 @@ export interface BenchOptions {
   /** Run only these workloads (by name; references they compare with still run). */
   only: string[] | undefined;
   growth: boolean;
-  /** WORKERS for the Latchkey server. */
+  /** WORKERS for the Latchkey server (default auto: one per core). */
   workers: string;
 }
 
-const USAGE = `npm run bench -- [--duration 10] [--connections 32] [--warmup 3] [--only <workload>]... [--growth] [--workers 2]`;
+const USAGE = `npm run bench -- [--duration 10] [--connections 32] [--warmup 3] [--only <workload>]... [--growth] [--workers auto|N]`;
 
 export function parseOptions(argv: string[]): BenchOptions {
   const { values } = parseArgs({
@@ -22,7 +22,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       warmup: { type: 'string', default: '3' },
       only: { type: 'string', multiple: true },
       growth: { type: 'boolean', default: false },
-      workers: { type: 'string', default: '2' },
+      workers: { type: 'string', default: 'auto' },
       help: { type: 'boolean', default: false },
     },
     strict: true,

@@ -61,7 +61,8 @@ export function markdownTable(rows: Row[]): string {
 }
 
 export function checksText(checks: Check[]): string {
-  return checks.map((c) => `${c.pass ? 'PASS' : 'FAIL'}  ${c.name}: ${c.value === undefined ? 'not measured' : fixed(c.value, 2)} (goal ${c.goal})`).join('\n');
+  const verdict = (c: Check) => (c.value === undefined ? 'SKIP' : c.pass ? 'PASS' : 'FAIL');
+  return checks.map((c) => `${verdict(c)}  ${c.name}: ${c.value === undefined ? 'not measured' : fixed(c.value, 2)} (goal ${c.goal})`).join('\n');
 }
 
 export function machine() {

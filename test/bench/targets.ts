@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import type { ClientInput } from '../../src/clients/validate.js';
-import { freePort, startProcess, waitUntilUp, type Started } from './processes.js';
+import { freePort, serverProcesses, startProcess, waitUntilUp, type Started } from './processes.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
@@ -99,5 +101,17 @@ export async function startLatchkey(databaseUrl: string, workers: string): Promi
   });
   const url = `http://127.0.0.1:${port}`;
   await waitUntilUp(server, `${url}/healthz`);
+  await waitForWorkers(server, workers === 'auto' ? availableParallelism() : Number(workers));
   return { url, server, ...seeded };
+}
+
+/** With WORKERS > 1, the first answer comes from the first worker up: wait for the others too. */
+async function waitForWorkers(server: Started, workers: number): Promise<void> {
+  if (workers <= 1) return;
+  const deadline = Date.now() + 60_000;
+  while (serverProcesses(server.pid).length < workers + 1) {
+    if (Date.now() > deadline) throw new Error(`latchkey did not start ${workers} workers:\n${server.output()}`);
+    await sleep(200);
+  }
+  await sleep(2000); // a forked worker still has to open its database and listen
 }
