@@ -57,6 +57,8 @@ t.test('keys rotate: new keys, the previous ones kept for the longest token life
   t.equal(kids.length, 2, 'one new key per algorithm');
   t.match(kids, [/^rs256-/, /^es256-/]);
   t.ok(Math.abs(Number(result.previous_keys_retire_at) - (Date.now() / 1000 + 7200 + 300)) < 120, 'kept for ACCESS_TOKEN_TTL + 5 minutes');
+  t.match(rotated.auditLines, [{ audit: true, event: 'key.rotated', source: 'cli', kids }], 'an audit line on stderr names the new keys');
+  t.notMatch(rotated.stderr, /"d":|PRIVATE/, 'and no private key material');
 
   const asText = await runCli(fresh, ['keys', 'rotate']);
   succeeded(t, asText, 'keys rotate');

@@ -69,6 +69,8 @@ t.test('migrate, user create and every client command, in text and in JSON', asy
   const machineRun = await runCli(fresh, ['client', 'create', '--name', 'machine', '--grant-type', 'client_credentials', '--scope', 'openid profile', '--json']);
   succeeded(t, machineRun, 'client create --json');
   const machine = parseJsonOutput(machineRun);
+  t.match(machineRun.auditLines, [{ audit: true, event: 'client.created', source: 'cli', client_id: machine.client_id }], 'an audit line for the new client');
+  t.notOk(machineRun.stderr.includes(String(machine.client_secret)), 'the audit line holds no secret');
   t.same(
     Object.keys(machine).sort(),
     ['client_id', 'client_id_issued_at', 'client_name', 'client_secret', 'client_secret_expires_at', 'grant_types', 'redirect_uris', 'response_types', 'scope', 'token_endpoint_auth_method'],
@@ -117,6 +119,8 @@ t.test('migrate, user create and every client command, in text and in JSON', asy
   const rotated = await runCli(fresh, ['client', 'rotate-secret', machineId, '--json']);
   succeeded(t, rotated, 'client rotate-secret --json');
   const rotation = parseJsonOutput(rotated);
+  t.match(rotated.auditLines, [{ event: 'client.secret_rotated', client_id: machineId }]);
+  t.notOk(rotated.stderr.includes(String(rotation.client_secret)), 'the audit line holds no secret');
   t.same(Object.keys(rotation).sort(), ['client_id', 'client_secret', 'client_secret_expires_at']);
   t.equal(rotation.client_id, machineId);
   const newSecret = String(rotation.client_secret);

@@ -63,6 +63,7 @@ export const clientCreate: Command = {
     const issued = await store.create(input, owner?.id).catch((err: unknown) => {
       throw invalidClient(err) ?? err;
     });
+    session.audit('client.created', { client_id: issued.clientId, client_name: input.client_name, owner: owner?.username });
     const metadata = issued.metadata as unknown as Record<string, unknown>;
     const secretText = issued.clientSecret ?? '(none: a public client)';
     const notice = issued.clientSecret ? '\nThe client secret is shown only now: Latchkey keeps only its hash.' : '';
@@ -129,6 +130,7 @@ export const clientDelete: Command = {
     const clientId = args.positionals[0]!;
     const session = await env.session();
     if (!(await (await session.clients()).delete(clientId))) throw noSuchClient(clientId);
+    session.audit('client.deleted', { client_id: clientId });
     return {
       text: `Deleted client ${printable(clientId)} and every token, code and grant issued to it.`,
       json: { client_id: clientId, deleted: true },
@@ -151,6 +153,7 @@ export const clientRotateSecret: Command = {
       if (await store.get(clientId)) throw new CliError(`client ${printable(clientId)} is a public client (auth method "none"): it has no secret`);
       throw noSuchClient(clientId);
     }
+    session.audit('client.secret_rotated', { client_id: clientId });
     return {
       text: `New client secret for ${printable(clientId)} (shown only now): ${issued.clientSecret}\nThe previous secret no longer works.`,
       json: { client_id: clientId, client_secret: issued.clientSecret, client_secret_expires_at: 0 },

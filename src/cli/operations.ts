@@ -31,6 +31,7 @@ export const registrationTokenCreate: Command = {
     const session = await env.session();
     const { createInitialAccessToken } = await import('../oidc/registration.js');
     const { token, expiresAt } = await createInitialAccessToken(await session.provider(), INITIAL_ACCESS_TOKEN_TTL);
+    session.audit('registration_token.created', { expires_at: expiresAt });
     const register = `${session.config.issuer}/oauth/register`;
     return {
       text: [
@@ -56,6 +57,7 @@ export const keysRotate: Command = {
     const keepOldFor = Math.max(ID_TOKEN_TTL, session.config.accessTokenTtl) + CLOCK_SKEW;
     const kids = await rotateKeys(session.db, keepOldFor);
     const retireAt = Math.floor(Date.now() / 1000) + keepOldFor;
+    session.audit('key.rotated', { kids, previous_keys_retire_at: retireAt });
     return {
       text: [
         `New signing keys: ${kids.join(', ')} (and a new cookie key).`,

@@ -1,10 +1,13 @@
 import type { FastifyBaseLogger } from 'fastify';
+import pino from 'pino';
 import type Provider from 'oidc-provider';
 import type { Config } from '../config.js';
 import { openDatabase, type Database } from '../db/connect.js';
 import { migrate } from '../db/migrate.js';
 import { AccountStore } from '../accounts/store.js';
 import { ClientStore } from '../clients/store.js';
+import { providerValidation } from '../clients/provider-validation.js';
+import { audit, type AuditEvent, type AuditFields } from '../ops/audit.js';
 import { ensureKeys, loadKeys } from '../oidc/keys.js';
 
 const ignore = () => {};
@@ -20,6 +23,10 @@ const quietLogger: FastifyBaseLogger = {
   silent: ignore,
   child: () => quietLogger,
 };
+
+// Audit lines of the command line go to stderr as JSON, one per line, like the server's log;
+// stdout stays the command's own output (one JSON object with --json).
+const auditLog = pino({ base: { source: 'cli' } }, pino.destination({ dest: 2, sync: true }));
 
 const noPages = async (): Promise<string> => {
   throw new Error('the command line renders no pages');
@@ -69,7 +76,12 @@ export class CliSession {
   async clients(): Promise<ClientStore> {
     const provider = await this.provider();
     const { SCOPES } = await import('../oidc/provider.js');
-    return new ClientStore(this.db, SCOPES, (metadata) => provider.Client.validate(metadata as never));
+    return new ClientStore(this.db, SCOPES, providerValidation(provider));
+  }
+
+  /** The audit line of a security event done from the command line. */
+  audit(event: AuditEvent, fields: AuditFields = {}): void {
+    audit(auditLog, event, fields);
   }
 
   close(): Promise<void> {

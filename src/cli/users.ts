@@ -32,6 +32,7 @@ export const userCreate: Command = {
     const account = await session.accounts.create(username, password).catch((err: unknown) => {
       throw cannot(err);
     });
+    session.audit('account.created', { username: account.username, account_id: account.id });
     return {
       text: `Created user ${printable(account.username)} (id ${account.id}).`,
       json: { id: account.id, username: account.username, created_at: Math.floor(account.createdAt.getTime() / 1000) },

@@ -18,14 +18,26 @@ export interface CliResult {
   code: number | null;
   stdout: string;
   stderr: string;
-  /** stderr's lines, without the runtime warning this Node version gets from oidc-provider. */
+  /** stderr's lines, without the runtime warning this Node version gets from oidc-provider and without audit lines. */
   errorLines: string[];
+  /** The audit lines the command wrote to stderr (JSON, audit: true). */
+  auditLines: Array<Record<string, unknown>>;
 }
 
 export interface CliOptions {
   /** Written to the command's stdin, which is then closed. */
   input?: string;
   env?: Record<string, string>;
+}
+
+function auditLine(line: string): Record<string, unknown> | undefined {
+  if (!line.startsWith('{')) return undefined;
+  try {
+    const value = JSON.parse(line) as Record<string, unknown>;
+    return value.audit === true ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Runs `latchkey ARGS` from the sources (node --import tsx src/cli.ts) against one database. */
@@ -47,8 +59,10 @@ export function runCli(target: CliTarget, args: string[], options: CliOptions = 
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
-      const errorLines = stderr.split('\n').filter((line) => line && !(warnsOnThisRuntime && line === UNSUPPORTED_RUNTIME_WARNING));
-      resolve({ code, stdout, stderr, errorLines });
+      const lines = stderr.split('\n').filter((line) => line && !(warnsOnThisRuntime && line === UNSUPPORTED_RUNTIME_WARNING));
+      const auditLines = lines.map(auditLine).filter((line): line is Record<string, unknown> => line !== undefined);
+      const errorLines = lines.filter((line) => auditLine(line) === undefined);
+      resolve({ code, stdout, stderr, errorLines, auditLines });
     });
     child.stdin.on('error', () => {}); // a command that never reads stdin may exit before we finish writing
     child.stdin.end(options.input ?? '');
