@@ -19,8 +19,12 @@ export function checks(rows: Row[], passwordKey: string): Check[] {
   const list = [
     ratioCheck('client_credentials on PostgreSQL / in-memory oidc-provider', rate(rows, cc), rate(rows, rowKey('oidc-provider', 'client_credentials')), 0.6),
   ];
-  if (rows.some((r) => r.phase === '1M rows')) {
-    list.push(ratioCheck('client_credentials with 1M rows / empty table', rate(rows, cc, '1M rows'), rate(rows, cc), 0.9));
+  const grown = rows.find((r) => r.key === cc && r.phase === '1M rows');
+  if (grown) {
+    // Minutes pass between the two phases on a shared machine: each is taken against the in-memory
+    // reference measured alongside it (the raw ratio is in the table too).
+    const value = grown.normalizedRatio ?? grown.ratio;
+    list.push({ name: 'client_credentials with 1M rows / empty table (against the reference)', value, goal: '>= 0.9', pass: value !== undefined && value >= 0.9 });
   }
   list.push(
     ratioCheck('/api/me / Fastify hello', rate(rows, rowKey('latchkey', '/api/me')), rate(rows, rowKey('fastify', 'hello')), 0.3),

@@ -150,13 +150,13 @@ export interface ServerUsage {
   /** The largest resident set of any one process of the server. */
   maxRssBytes: number;
   processes: number;
-  /** CPU seconds the server's processes used during the measured part. */
+  /** CPU seconds the server's processes used while measured (between start() and stop()). */
   cpuSeconds: number;
 }
 
 /**
- * Watches a server while a workload runs: RSS of each of its processes every `everyMs`, and
- * its CPU time between probe.start() and probe.stop() (the measured part, after the warm-up).
+ * Watches a server while a workload runs: the RSS of each of its processes every `everyMs`, and
+ * its CPU time between each start() and stop() (the measured rounds, not the warm-up).
  */
 export function watchServer(server: Started, everyMs = 250) {
   let maxRssBytes = 0;
@@ -171,28 +171,26 @@ export function watchServer(server: Started, everyMs = 250) {
   sample();
   const timer = setInterval(sample, everyMs);
   return {
-    probe: {
-      /** Until the server is idle (under 10 % of a core for 200 ms), at most 30 s. */
-      async settle() {
-        const deadline = Date.now() + 30_000;
-        sample();
-        let before = cpuNow();
-        while (Date.now() < deadline) {
-          await sleep(200);
-          const now = cpuNow();
-          if (now - before < 0.02) return;
-          before = now;
-        }
-      },
-      start() {
-        sample();
-        cpuAtStart = cpuNow();
-      },
-      stop() {
-        cpu = cpuNow() - cpuAtStart;
-      },
+    /** Until the server is idle (under 10 % of a core for 200 ms), at most 30 s: work left in flight is done. */
+    async settle() {
+      const deadline = Date.now() + 30_000;
+      sample();
+      let before = cpuNow();
+      while (Date.now() < deadline) {
+        await sleep(200);
+        const now = cpuNow();
+        if (now - before < 0.02) return;
+        before = now;
+      }
     },
-    stop(): ServerUsage {
+    start() {
+      sample();
+      cpuAtStart = cpuNow();
+    },
+    stop() {
+      cpu += cpuNow() - cpuAtStart;
+    },
+    usage(): ServerUsage {
       clearInterval(timer);
       sample();
       return { maxRssBytes, processes: pids.length, cpuSeconds: cpu };

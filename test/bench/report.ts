@@ -17,6 +17,8 @@ export interface Row {
   /** What the ratio compares with, and the ratio of the rates. */
   reference?: string;
   ratio?: number;
+  /** 1M rows: the ratio to the empty table, each phase first divided by its reference of the moment. */
+  normalizedRatio?: number;
   /** The largest resident set of any one server process during the run, and how many served. */
   rssBytes?: number;
   processes?: number;
@@ -35,10 +37,11 @@ const MB = 1024 * 1024;
 const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
 
 function cells(row: Row): string[] {
-  const target = row.phase === 'empty' ? row.target : `${row.target}, ${row.phase}`;
+  const target = row.phase === 'empty' ? row.target : row.target === 'latchkey' ? `${row.target}, ${row.phase}` : `${row.target} (beside ${row.phase})`;
   if (!row.result) return [row.workload, target, 'skipped', '', '', '', row.skipped ?? '', '', ''];
   const r = row.result;
-  const ratio = row.ratio === undefined ? '' : `${fixed(row.ratio, 2)} × ${row.reference}`;
+  const normalized = row.normalizedRatio === undefined ? '' : ` (${fixed(row.normalizedRatio, 2)} against the reference)`;
+  const ratio = row.ratio === undefined ? '' : `${fixed(row.ratio, 2)} × ${row.reference}${normalized}`;
   const rss = row.rssBytes ? `${fixed(row.rssBytes / MB, 0)} MB${row.processes && row.processes > 1 ? ` (${row.processes} proc.)` : ''}` : '';
   const cpu = row.cpuMicros === undefined ? '' : `${fixed(row.cpuMicros, 0)} µs`;
   return [row.workload, target, `${fixed(r.rate, r.rate < 100 ? 1 : 0)} ${row.unit}`, fixed(r.p50, 1), fixed(r.p99, 1), String(r.errors), ratio, rss, cpu];

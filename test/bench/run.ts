@@ -5,8 +5,9 @@ import { createBenchDatabase, onDatabase, type BenchDatabase } from './database.
 import { fillPayloads, GROWTH_ROWS } from './growth.js';
 import { parseOptions } from './options.js';
 import { passwordHashLabel } from './password-rate.js';
-import { killAllNow, stopAll, watchServer } from './processes.js';
-import { checksText, machine, markdownTable, textTable, writeJson, type Phase, type Row } from './report.js';
+import { killAllNow, stopAll } from './processes.js';
+import { measureAll } from './schedule.js';
+import { checksText, machine, markdownTable, textTable, writeJson, type Row } from './report.js';
 import { startHello, startLatchkey, startOidcReference } from './targets.js';
 import { rowKey, WORKLOADS, type BenchTargets, type Workload } from './workloads.js';
 
@@ -14,7 +15,7 @@ const RESULTS_DIR = fileURLToPath(new URL('../../bench-results', import.meta.url
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 const options = parseOptions(process.argv.slice(2));
-const load = { connections: options.connections, duration: options.duration, warmup: options.warmup };
+const settings = { connections: options.connections, duration: options.duration, warmup: options.warmup };
 
 /** The workloads asked for with --only, and the rows they are compared with. */
 function selected(): Workload[] {
@@ -31,44 +32,26 @@ function selected(): Workload[] {
   return WORKLOADS.filter((w) => wanted.has(rowKey(w.target, w.name)));
 }
 
-async function measure(workload: Workload, targets: BenchTargets, phase: Phase): Promise<Row> {
-  const key = rowKey(workload.target, workload.name);
-  const row: Row = { key, workload: workload.name, target: workload.target, phase, unit: workload.unit };
-  log(`- ${key}${phase === 'empty' ? '' : ` (${phase})`}: ${options.warmup} s warm-up, ${options.duration} s, ${options.connections} connections`);
-  const server = workload.server?.(targets);
-  const watch = server ? watchServer(server) : undefined;
-  try {
-    const outcome = await workload.run(targets, { ...load, ...(watch ? { probe: watch.probe } : {}) });
-    if ('skipped' in outcome) {
-      row.skipped = outcome.skipped;
-      log(`  skipped: ${outcome.skipped}`);
-    } else {
-      row.result = outcome;
-      log(`  ${outcome.rate.toFixed(1)} ${workload.unit}, p50 ${outcome.p50.toFixed(1)} ms, p99 ${outcome.p99.toFixed(1)} ms, ${outcome.errors} errors`);
-    }
-  } catch (err) {
-    row.skipped = `failed: ${(err as Error).message.split('\n')[0]}`;
-    log(`  ${row.skipped}`);
-  } finally {
-    const usage = watch?.stop();
-    if (usage && row.result) {
-      row.rssBytes = usage.maxRssBytes;
-      row.processes = usage.processes;
-      if (row.result.operations) row.cpuMicros = (usage.cpuSeconds * 1e6) / row.result.operations;
-    }
-  }
-  return row;
-}
-
 function addRatios(rows: Row[]): void {
+  const rate = (key: string | undefined, phase: Row['phase']) => rows.find((r) => r.key === key && r.phase === phase)?.result?.rate;
   for (const row of rows) {
     if (!row.result) continue;
     const workload = WORKLOADS.find((w) => rowKey(w.target, w.name) === row.key);
-    const referenceKey = row.phase === 'empty' ? workload?.reference : row.key;
-    const reference = rows.find((r) => r.key === referenceKey && r.phase === 'empty' && r.result);
-    if (!reference?.result || !referenceKey) continue;
-    row.reference = row.phase === 'empty' ? `${reference.target} ${reference.workload}` : 'empty table';
-    row.ratio = row.result.rate / reference.result.rate;
+    if (row.phase === 'empty') {
+      const reference = rows.find((r) => r.key === workload?.reference && r.phase === 'empty');
+      if (!reference?.result) continue;
+      row.reference = `${reference.target} ${reference.workload}`;
+      row.ratio = row.result.rate / reference.result.rate;
+    } else {
+      const empty = rate(row.key, 'empty');
+      if (!empty || !workload?.reference) continue;
+      row.reference = 'empty table';
+      row.ratio = row.result.rate / empty;
+      // The same, with each phase measured against its reference of the moment (load drift removed).
+      const before = rate(workload.reference, 'empty');
+      const now = rate(workload.reference, row.phase);
+      if (before && now) row.normalizedRatio = row.result.rate / now / (empty / before);
+    }
   }
 }
 
@@ -101,13 +84,15 @@ async function main(): Promise<void> {
   const targets: BenchTargets = { hello, reference, latchkey };
 
   const workloads = selected();
-  const rows: Row[] = [];
-  for (const workload of workloads) rows.push(await measure(workload, targets, 'empty'));
+  const rows: Row[] = await measureAll(workloads, targets, 'empty', settings, log);
 
   if (options.growth) {
     log(`- filling oidc_payloads with ${GROWTH_ROWS.toLocaleString('en')} rows (live and expired)`);
     await fillPayloads(database.url, (n) => log(`  ${n.toLocaleString('en')} rows`));
-    for (const workload of workloads.filter((w) => w.growth)) rows.push(await measure(workload, targets, '1M rows'));
+    // The references again, alongside: the machine may be busier or quieter than minutes ago.
+    const growing = workloads.filter((w) => w.growth);
+    const alongside = workloads.filter((w) => growing.some((g) => g.reference === rowKey(w.target, w.name)));
+    rows.push(...(await measureAll([...alongside, ...growing], targets, '1M rows', settings, log)));
   }
 
   addRatios(rows);

@@ -1,12 +1,12 @@
 import type { Client, Request } from 'autocannon';
 import { signInAndConsent, Browser } from './browser.js';
 import { basic, connection, FORM, form, send } from './load/http.js';
-import { runCannon, type CannonSpec } from './load/autocannon.js';
-import { runLoop } from './load/loop.js';
-import type { LoadSettings, Measurement } from './load/measurement.js';
-import { measurePasswordHashing, passwordHashLabel } from './password-rate.js';
+import { cannonDriver, type CannonSpec } from './load/autocannon.js';
+import { loopDriver } from './load/loop.js';
+import type { Driver } from './load/measurement.js';
+import { passwordHashing, passwordHashLabel } from './password-rate.js';
 import type { Started } from './processes.js';
-import { REDIRECT_URI, type Latchkey, type Reference } from './targets.js';
+import { REDIRECT_URI, type Credentials, type Latchkey, type Reference } from './targets.js';
 import { passwordGrant, refreshTokens, tokenRequest } from './tokens.js';
 
 export type Target = 'fastify' | 'oidc-provider' | 'latchkey' | 'in-process';
@@ -17,23 +17,24 @@ export interface BenchTargets {
   latchkey: Latchkey;
 }
 
-export type Outcome = Measurement | { skipped: string };
-
 export interface Workload {
   name: string;
   target: Target;
   unit: 'req/s' | 'flows/s' | 'checks/s';
-  /** The row this one is compared with ("target/name"). */
+  /** The row this one is compared with ("target/name"): measured in alternating rounds with it. */
   reference?: string;
+  /** Operations that take seconds (password checks): fewer, longer rounds. */
+  slow?: boolean;
   /** Run again once the token table holds a million rows. */
   growth: boolean;
   server?: (targets: BenchTargets) => Started;
-  run(targets: BenchTargets, load: LoadSettings): Promise<Outcome>;
+  /** Everything a run needs (tokens, signed-in users), or why it cannot run yet. */
+  prepare(targets: BenchTargets, connections: number): Promise<Driver | { skipped: string }>;
 }
 
 export const rowKey = (target: Target, name: string) => `${target}/${name}`;
 
-const tokenEndpoint = (baseUrl: string, clientId: string, clientSecret: string, fields: Record<string, string>) => ({
+const tokenEndpoint = (baseUrl: string, { clientId, clientSecret }: Credentials, fields: Record<string, string>): CannonSpec => ({
   url: `${baseUrl}/oauth/token`,
   method: 'POST',
   headers: { authorization: basic(clientId, clientSecret), 'content-type': FORM },
@@ -53,18 +54,16 @@ function perConnection(baseUrl: string, requests: Request[]): CannonSpec {
   };
 }
 
-/** One token per connection (distinct clients' tokens), each introspected again and again. */
-async function introspection(baseUrl: string, clientId: string, clientSecret: string, load: LoadSettings): Promise<Measurement> {
-  const tokens = await Promise.all(
-    Array.from({ length: load.connections }, () => tokenRequest(baseUrl, { clientId, clientSecret }, CLIENT_CREDENTIALS)),
-  );
+/** One token per connection (as many clients would hold), each introspected again and again. */
+async function introspection(baseUrl: string, client: Credentials, connections: number): Promise<Driver> {
+  const tokens = await Promise.all(Array.from({ length: connections }, () => tokenRequest(baseUrl, client, CLIENT_CREDENTIALS)));
   const requests = tokens.map(({ access_token }) => ({
     method: 'POST',
     path: '/oauth/introspect',
-    headers: { authorization: basic(clientId, clientSecret), 'content-type': FORM },
+    headers: { authorization: basic(client.clientId, client.clientSecret), 'content-type': FORM },
     body: form({ token: access_token }),
   }));
-  return runCannon(perConnection(baseUrl, requests), load);
+  return cannonDriver(() => perConnection(baseUrl, requests), connections);
 }
 
 /** `count` access tokens of the bench user (password grants, a few at a time). */
@@ -89,27 +88,33 @@ async function apiMeAvailable(latchkey: Latchkey): Promise<string | undefined> {
   }
 }
 
-/** Per connection: each request presents the newest refresh token its connection received. */
-function refreshChains(latchkey: Latchkey, tokens: string[]) {
+/**
+ * Per connection, a refresh-token chain of its own: each request presents the newest refresh
+ * token its connection received. A run leaves its chains' last tokens in flight, so every run
+ * gets new chains (password grants, before the run starts).
+ */
+function refreshChains(latchkey: Latchkey, connections: number): Driver {
   const { clientId, clientSecret } = latchkey.client;
-  return () => ({
-    url: `${latchkey.url}/oauth/token`,
-    setupClient(client: Client) {
-      let current = tokens.pop();
-      if (!current) throw new Error('not enough refresh tokens for the connections');
-      client.setRequests([
-        {
-          method: 'POST',
-          path: '/oauth/token',
-          headers: { authorization: basic(clientId, clientSecret), 'content-type': FORM },
-          setupRequest: (request) => ({ ...request, body: form({ grant_type: 'refresh_token', refresh_token: current! }) }),
-          onResponse: (status, body) => {
-            if (status === 200) current = (JSON.parse(body) as { refresh_token: string }).refresh_token;
+  return cannonDriver(async () => {
+    const tokens = await refreshTokens(latchkey.url, latchkey.client, latchkey.user, connections);
+    return {
+      url: `${latchkey.url}/oauth/token`,
+      setupClient(client: Client) {
+        let current = tokens.pop()!;
+        client.setRequests([
+          {
+            method: 'POST',
+            path: '/oauth/token',
+            headers: { authorization: basic(clientId, clientSecret), 'content-type': FORM },
+            setupRequest: (request) => ({ ...request, body: form({ grant_type: 'refresh_token', refresh_token: current }) }),
+            onResponse: (status, body) => {
+              if (status === 200) current = (JSON.parse(body) as { refresh_token: string }).refresh_token;
+            },
           },
-        },
-      ]);
-    },
-  });
+        ]);
+      },
+    };
+  }, connections);
 }
 
 /** A signed-in user who already consented: authorize → code at the redirect URI → token. */
@@ -160,7 +165,7 @@ export const WORKLOADS: Workload[] = [
     unit: 'req/s',
     growth: false,
     server: (t) => t.hello.server,
-    run: (t, load) => runCannon({ url: `${t.hello.url}/hello` }, load),
+    prepare: async (t, connections) => cannonDriver(() => ({ url: `${t.hello.url}/hello` }), connections),
   },
   {
     name: 'client_credentials',
@@ -168,7 +173,7 @@ export const WORKLOADS: Workload[] = [
     unit: 'req/s',
     growth: false,
     server: (t) => t.reference.server,
-    run: (t, load) => runCannon(tokenEndpoint(t.reference.url, t.latchkey.client.clientId, t.latchkey.client.clientSecret, CLIENT_CREDENTIALS), load),
+    prepare: async (t, connections) => cannonDriver(() => tokenEndpoint(t.reference.url, t.latchkey.client, CLIENT_CREDENTIALS), connections),
   },
   {
     name: 'client_credentials',
@@ -177,7 +182,7 @@ export const WORKLOADS: Workload[] = [
     reference: rowKey('oidc-provider', 'client_credentials'),
     growth: true,
     server: latchkeyServer,
-    run: (t, load) => runCannon(tokenEndpoint(t.latchkey.url, t.latchkey.client.clientId, t.latchkey.client.clientSecret, CLIENT_CREDENTIALS), load),
+    prepare: async (t, connections) => cannonDriver(() => tokenEndpoint(t.latchkey.url, t.latchkey.client, CLIENT_CREDENTIALS), connections),
   },
   {
     name: 'introspection',
@@ -185,7 +190,7 @@ export const WORKLOADS: Workload[] = [
     unit: 'req/s',
     growth: false,
     server: (t) => t.reference.server,
-    run: (t, load) => introspection(t.reference.url, t.latchkey.client.clientId, t.latchkey.client.clientSecret, load),
+    prepare: (t, connections) => introspection(t.reference.url, t.latchkey.client, connections),
   },
   {
     name: 'introspection',
@@ -194,7 +199,16 @@ export const WORKLOADS: Workload[] = [
     reference: rowKey('oidc-provider', 'introspection'),
     growth: true,
     server: latchkeyServer,
-    run: (t, load) => introspection(t.latchkey.url, t.latchkey.client.clientId, t.latchkey.client.clientSecret, load),
+    prepare: (t, connections) => introspection(t.latchkey.url, t.latchkey.client, connections),
+  },
+  {
+    name: 'GET /healthz (no database)',
+    target: 'latchkey',
+    unit: 'req/s',
+    reference: rowKey('fastify', 'hello'),
+    growth: false,
+    server: latchkeyServer,
+    prepare: async (t, connections) => cannonDriver(() => ({ url: `${t.latchkey.url}/healthz` }), connections),
   },
   {
     name: '/api/me',
@@ -203,12 +217,12 @@ export const WORKLOADS: Workload[] = [
     reference: rowKey('fastify', 'hello'),
     growth: true,
     server: latchkeyServer,
-    async run(t, load) {
+    async prepare(t, connections) {
       const missing = needsPassword(t.latchkey) ?? (await apiMeAvailable(t.latchkey));
       if (missing) return { skipped: missing };
-      const tokens = await userAccessTokens(t.latchkey, load.connections);
+      const tokens = await userAccessTokens(t.latchkey, connections);
       const requests = tokens.map((token) => ({ method: 'GET', path: '/api/me', headers: { authorization: `Bearer ${token}` } }));
-      return runCannon(perConnection(t.latchkey.url, requests), load);
+      return cannonDriver(() => perConnection(t.latchkey.url, requests), connections);
     },
   },
   {
@@ -217,38 +231,32 @@ export const WORKLOADS: Workload[] = [
     unit: 'req/s',
     growth: true,
     server: latchkeyServer,
-    async run(t, load) {
+    async prepare(t, connections) {
       const missing = needsPassword(t.latchkey) ?? (t.latchkey.grantTypes.has('refresh_token') ? undefined : 'refresh_token is not offered');
-      if (missing) return { skipped: missing };
-      // Each connection needs a chain of its own, for the warm-up and again for the measured run.
-      const warm = load.warmup > 0 ? await refreshTokens(t.latchkey.url, t.latchkey.client, t.latchkey.user, load.connections) : [];
-      const measured = await refreshTokens(t.latchkey.url, t.latchkey.client, t.latchkey.user, load.connections);
-      let phase = 0;
-      return runCannon(() => refreshChains(t.latchkey, phase++ === 0 && load.warmup > 0 ? warm : measured)(), load);
+      return missing ? { skipped: missing } : refreshChains(t.latchkey, connections);
     },
   },
   {
     name: passwordHashLabel(),
     target: 'in-process',
     unit: 'checks/s',
+    slow: true,
     growth: false,
-    run: (_t, load) => measurePasswordHashing(load),
+    prepare: (_t, connections) => passwordHashing(connections),
   },
   {
     name: 'password',
     target: 'latchkey',
     unit: 'req/s',
     reference: rowKey('in-process', passwordHashLabel()),
+    slow: true,
     growth: true,
     server: latchkeyServer,
-    async run(t, load) {
+    async prepare(t, connections) {
       const missing = needsPassword(t.latchkey);
       if (missing) return { skipped: missing };
       const { username, password } = t.latchkey.user;
-      return runCannon(
-        tokenEndpoint(t.latchkey.url, t.latchkey.client.clientId, t.latchkey.client.clientSecret, { grant_type: 'password', username, password, scope: 'profile' }),
-        load,
-      );
+      return cannonDriver(() => tokenEndpoint(t.latchkey.url, t.latchkey.client, { grant_type: 'password', username, password, scope: 'profile' }), connections);
     },
   },
   {
@@ -257,10 +265,9 @@ export const WORKLOADS: Workload[] = [
     unit: 'flows/s',
     growth: true,
     server: latchkeyServer,
-    async run(t, load) {
+    async prepare(t, connections) {
       const missing = await interactionsAvailable(t.latchkey);
-      if (missing) return { skipped: missing };
-      return runLoop((i) => codeFlowUser(t.latchkey, i), load);
+      return missing ? { skipped: missing } : loopDriver((i) => codeFlowUser(t.latchkey, i), connections);
     },
   },
 ];

@@ -48,6 +48,8 @@ declare module 'autocannon' {
 
   export interface Instance extends PromiseLike<Result> {
     stop(): void;
+    /** Every answer: the connection, its status, its size and how long it took (ms). */
+    on(event: 'response', listener: (client: Client, status: number, bytes: number, responseTime: number) => void): this;
   }
 
   function autocannon(options: Options): Instance;

@@ -1,21 +1,21 @@
-import autocannon, { type Client, type Options, type Result } from 'autocannon';
-import type { LoadSettings, Measurement } from './measurement.js';
+import autocannon, { type Client, type Options } from 'autocannon';
+import type { Driver, Round } from './measurement.js';
 
-/** One kind of request (or a per-connection sequence) for autocannon to repeat. */
+/** One kind of request (or a per-connection setup) for autocannon to repeat. */
 export interface CannonSpec {
   url: string;
   method?: string;
   headers?: Record<string, string>;
   body?: string;
-  /** Per connection: for requests that depend on the previous answer (refresh rotation). */
+  /** Per connection: its own request, or state carried from one answer to the next request. */
   setupClient?: (client: Client) => void;
 }
 
-function options(spec: CannonSpec, connections: number, duration: number): Options {
+function options(spec: CannonSpec, connections: number, seconds: number): Options {
   return {
     url: spec.url,
     connections,
-    duration,
+    duration: seconds,
     timeout: 30,
     method: spec.method ?? 'GET',
     headers: spec.headers ?? {},
@@ -24,30 +24,35 @@ function options(spec: CannonSpec, connections: number, duration: number): Optio
   };
 }
 
-function measurement(result: Result): Measurement {
-  const operations = result.requests.total;
-  return {
-    rate: operations / result.duration,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    errors: result.errors + result.timeouts + result.non2xx + result.mismatches,
-    operations,
-    seconds: result.duration,
-  };
+/** `connections` keep-alive connections sending as fast as answers come, for `seconds`. */
+export async function cannonRound(spec: CannonSpec, connections: number, seconds: number): Promise<Round> {
+  const latencies: number[] = [];
+  const instance = autocannon(options(spec, connections, seconds));
+  instance.on('response', (_client: unknown, status: number, _bytes: number, responseTime: number) => {
+    if (status < 400) latencies.push(responseTime);
+  });
+  const result = await instance;
+  return { latencies, errors: result.errors + result.timeouts + result.non2xx + result.mismatches, seconds: result.duration };
 }
 
-/** A warm-up (discarded), then the measured run; both bounded in time. */
-export async function runCannon(spec: CannonSpec | (() => CannonSpec), load: LoadSettings): Promise<Measurement> {
-  const make = typeof spec === 'function' ? spec : () => spec;
-  if (load.warmup > 0) {
-    await autocannon(options(make(), load.connections, load.warmup));
-    // Slow requests (password checks) the warm-up left in flight are still being served:
-    // let the server finish them, or they would eat into the measured seconds.
-    await load.probe?.settle();
-  }
-  const measured = options(make(), load.connections, load.duration);
-  load.probe?.start();
-  const result = await autocannon(measured);
-  load.probe?.stop();
-  return measurement(result);
+/**
+ * A driver over autocannon. `spec()` is asked again before every run (a run may use up
+ * per-connection state, such as refresh-token chains); ready() does that before a measured round.
+ */
+export function cannonDriver(spec: () => CannonSpec | Promise<CannonSpec>, connections: number): Driver {
+  let next: CannonSpec | undefined;
+  return {
+    async warm(seconds) {
+      await cannonRound(await spec(), connections, seconds);
+    },
+    async ready() {
+      next = await spec();
+    },
+    async round(seconds) {
+      const current = next ?? (await spec());
+      next = undefined;
+      return cannonRound(current, connections, seconds);
+    },
+    close() {},
+  };
 }

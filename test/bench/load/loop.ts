@@ -1,4 +1,4 @@
-import { percentile, type LoadSettings, type Measurement } from './measurement.js';
+import type { Driver, Round } from './measurement.js';
 
 /** A virtual user: set up once, then repeats one operation (a request or a whole flow). */
 export interface LoopUser {
@@ -7,7 +7,8 @@ export interface LoopUser {
   close(): void;
 }
 
-async function drive(users: LoopUser[], seconds: number, record: boolean) {
+/** Every user repeats its operation until `seconds` are over; what finishes after that is not counted. */
+async function drive(users: LoopUser[], seconds: number): Promise<Round> {
   const latencies: number[] = [];
   let errors = 0;
   const started = performance.now();
@@ -18,36 +19,29 @@ async function drive(users: LoopUser[], seconds: number, record: boolean) {
         const t0 = performance.now();
         try {
           await user.step();
-          if (record) latencies.push(performance.now() - t0);
+          if (performance.now() <= deadline) latencies.push(performance.now() - t0);
         } catch {
-          if (record) errors++;
+          errors++;
         }
       }
     }),
   );
-  return { latencies, errors, elapsed: (performance.now() - started) / 1000 };
+  return { latencies, errors, seconds };
 }
 
 /**
  * For workloads autocannon cannot express (state carried from one response to the next request,
- * cookies): `connections` users, each on its own keep-alive connection, bounded in time.
+ * cookies): users made once, each on its own keep-alive connection.
  */
-export async function runLoop(makeUser: (index: number) => Promise<LoopUser>, load: LoadSettings): Promise<Measurement> {
-  const users = await Promise.all(Array.from({ length: load.connections }, (_, i) => makeUser(i)));
-  try {
-    if (load.warmup > 0) await drive(users, load.warmup, false);
-    load.probe?.start();
-    const { latencies, errors, elapsed } = await drive(users, load.duration, true);
-    load.probe?.stop();
-    return {
-      rate: latencies.length / elapsed,
-      p50: percentile(latencies, 50),
-      p99: percentile(latencies, 99),
-      errors,
-      operations: latencies.length,
-      seconds: elapsed,
-    };
-  } finally {
-    for (const user of users) user.close();
-  }
+export async function loopDriver(makeUser: (index: number) => Promise<LoopUser>, connections: number): Promise<Driver> {
+  const users = await Promise.all(Array.from({ length: connections }, (_, i) => makeUser(i)));
+  return {
+    async warm(seconds) {
+      await drive(users, seconds);
+    },
+    round: (seconds) => drive(users, seconds),
+    close() {
+      for (const user of users) user.close();
+    },
+  };
 }
