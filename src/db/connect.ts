@@ -40,6 +40,10 @@ async function openPostgres(url: string): Promise<Database> {
   pool.on('error', () => {});
   // The same for a connection dropped while checked out: its query fails, the process stays up.
   pool.on('connect', (client) => client.on('error', () => {}));
+  // Statements are prepared once per connection (parsed once) but planned at every run: a plan
+  // kept from when a table was nearly empty (a sequential scan) would outlive the table's growth.
+  // Queued before anything the connection is checked out for.
+  pool.on('connect', (client) => void client.query('set plan_cache_mode = force_custom_plan').catch(() => {}));
   // Rows read often are cached in memory while a LISTEN connection hears of every change to them.
   const rowCache = postgresRowCache(url);
   const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }), plugins: rowCache.plugins });
