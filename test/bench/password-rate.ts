@@ -1,39 +1,48 @@
-import { hashPassword, SCRYPT_PARAMS, verifyPassword } from '../../src/accounts/password.js';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { SCRYPT_PARAMS } from '../../src/accounts/password.js';
 import type { Driver, Round } from './load/measurement.js';
+import { startProcess, stopProcess } from './processes.js';
 
 export const passwordHashLabel = () => `scrypt N=2^${Math.log2(SCRYPT_PARAMS.N)} r=${SCRYPT_PARAMS.r} p=${SCRYPT_PARAMS.p}`;
 
-/** Checks started before the end and finished after it are not counted, as with a server's. */
-async function verifications(stored: string, concurrency: number, seconds: number): Promise<Round> {
-  const latencies: number[] = [];
-  let errors = 0;
-  const deadline = performance.now() + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < deadline) {
-        const t0 = performance.now();
-        const ok = await verifyPassword('bench password', stored);
-        if (performance.now() > deadline) break;
-        if (ok) latencies.push(performance.now() - t0);
-        else errors++;
-      }
-    }),
-  );
-  return { latencies, errors, seconds };
+const DEFAULT_THREAD_POOL = 4;
+
+/** The checks the server can run at once: libuv's threads in each of its processes. */
+export function serverThreads(workers: string): number {
+  const perProcess = Number(process.env.UV_THREADPOOL_SIZE) || DEFAULT_THREAD_POOL;
+  return perProcess * (workers === 'auto' ? availableParallelism() : Math.max(1, Number(workers)));
 }
 
 /**
- * The raw rate of the server's password check (verifyPassword, our scrypt parameters), here in
- * this process with as many checks in flight as the server gets connections: libuv's thread
- * pool runs them, as it does in the server. This bounds the password grant.
+ * The raw rate of the server's password check (verifyPassword, our scrypt parameters), with as
+ * many checks in flight as the server gets connections and as many threads running them as the
+ * server has (in a process of its own, sized so). This bounds the password grant.
  */
-export async function passwordHashing(connections: number): Promise<Driver> {
-  const stored = await hashPassword('bench password');
+export async function passwordHashing(connections: number, threads: number): Promise<Driver> {
+  const child = startProcess('password checks', ['--import', 'tsx', fileURLToPath(new URL('password-checks.ts', import.meta.url))], { UV_THREADPOOL_SIZE: String(threads) }, { ipc: true });
+  const next = () =>
+    new Promise<unknown>((resolve, reject) => {
+      const onExit = () => reject(new Error(`the password-check process exited:\n${child.output()}`));
+      child.child.once('exit', onExit);
+      child.child.once('message', (message) => {
+        child.child.off('exit', onExit);
+        resolve(message);
+      });
+    });
+  await next(); // ready
+  const run = async (seconds: number) => {
+    const answer = next();
+    child.child.send({ concurrency: connections, seconds });
+    return (await answer) as Round;
+  };
   return {
     async warm(seconds) {
-      await verifications(stored, connections, seconds);
+      await run(seconds);
     },
-    round: (seconds) => verifications(stored, connections, seconds),
-    close() {},
+    round: run,
+    close() {
+      void stopProcess(child);
+    },
   };
 }

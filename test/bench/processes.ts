@@ -15,10 +15,10 @@ const started = new Set<Started>();
 export { freePort } from '../helpers/ports.js';
 
 /** Starts a server process (detached: a process group of its own) and remembers it for stopAll. */
-export function startProcess(name: string, args: string[], env: Record<string, string>): Started {
+export function startProcess(name: string, args: string[], env: Record<string, string>, options: { ipc?: boolean } = {}): Started {
   const child = spawn(process.execPath, args, {
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe', ...(options.ipc ? (['ipc'] as const) : [])],
     detached: true,
   });
   let output = '';

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import type { ClientInput } from '../../src/clients/validate.js';
+import { serverThreads } from './password-rate.js';
 import { freePort, serverProcesses, startProcess, waitUntilUp, type Started } from './processes.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -24,6 +25,8 @@ export interface Latchkey {
   user: { username: string; password: string };
   /** Grant types the server offers (discovery), to skip what is not built yet. */
   grantTypes: Set<string>;
+  /** libuv threads across its processes: the password checks it can run at once. */
+  threads: number;
 }
 
 export interface Reference {
@@ -102,7 +105,7 @@ export async function startLatchkey(databaseUrl: string, workers: string): Promi
   const url = `http://127.0.0.1:${port}`;
   await waitUntilUp(server, `${url}/healthz`);
   await waitForWorkers(server, workers === 'auto' ? availableParallelism() : Number(workers));
-  return { url, server, ...seeded };
+  return { url, server, threads: serverThreads(workers), ...seeded };
 }
 
 /** With WORKERS > 1, the first answer comes from the first worker up: wait for the others too. */

@@ -242,7 +242,7 @@ export const WORKLOADS: Workload[] = [
     unit: 'checks/s',
     slow: true,
     growth: false,
-    prepare: (_t, connections) => passwordHashing(connections),
+    prepare: (t, connections) => passwordHashing(connections, t.latchkey.threads),
   },
   {
     name: 'password',
