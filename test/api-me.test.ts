@@ -130,6 +130,35 @@ t.test('GET /api/me', async (t) => {
     const me = await apiMe(url, access_token);
     t.equal(me.status, 401);
   });
+
+  // What the provider stored decides, as its own lookup would: each of these rows is changed in
+  // place (the token itself is still there and unexpired), and each must be refused.
+  const changeStored = async (model: 'AccessToken' | 'Grant', id: string, change: Record<string, unknown>) => {
+    const updated = await app.db
+      .updateTable('oidc_payloads')
+      .set({ payload: sql`payload || ${JSON.stringify(change)}::jsonb` })
+      .where('model', '=', model)
+      .where('key', '=', sha256(id))
+      .executeTakeFirst();
+    t.equal(Number(updated.numUpdatedRows), 1, `${model} row changed`);
+  };
+  const refusedAfter = (name: string, change: (token: string, grantId: string) => Promise<void>, error: RegExp) =>
+    t.test(name, async (t) => {
+      const { access_token } = await issue();
+      t.equal((await apiMe(url, access_token)).status, 200);
+      await change(access_token, (await app.provider.AccessToken.find(access_token))!.grantId!);
+      const me = await apiMe(url, access_token);
+      t.equal(me.status, 401);
+      t.equal(me.body.error, 'invalid_token');
+      t.match(me.body.error_description, error);
+    });
+
+  refusedAfter('a token bound to a session that has ended: 401', (token) => changeStored('AccessToken', token, { expiresWithSession: true, sessionUid: 'ended' }), /session/);
+  refusedAfter('a sender-constrained (DPoP) token presented as a bearer token: 401', (token) => changeStored('AccessToken', token, { jkt: 'thumbprint' }), /sender-constrained/);
+  refusedAfter('a token not yet valid (nbf in the future): 401', (token) => changeStored('AccessToken', token, { nbf: Math.floor(Date.now() / 1000) + 600 }), /not found/);
+  refusedAfter('a token of another kind under this key: 401', (token) => changeStored('AccessToken', token, { kind: 'RefreshToken' }), /not found/);
+  refusedAfter('a token whose grant has expired: 401', (_token, grantId) => changeStored('Grant', grantId, { exp: Math.floor(Date.now() / 1000) - 1 }), /grant/);
+  refusedAfter('a token whose grant belongs to another account: 401', (_token, grantId) => changeStored('Grant', grantId, { accountId: '999999' }), /does not match/);
 });
 
 /** A TCP proxy to PostgreSQL that the test can cut and restore: the database "goes away". */

@@ -1,6 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Kysely } from 'kysely';
 import type Provider from 'oidc-provider';
-import { errors } from 'oidc-provider';
+import { errors, type AdapterPayload } from 'oidc-provider';
+import type { Schema } from '../db/schema.js';
+import { KyselyAdapter } from '../oidc/adapter.js';
 
 /** An RFC 6750 refusal: 401 invalid_token or 403 insufficient_scope, said in WWW-Authenticate too. */
 export class BearerError extends Error {
@@ -55,25 +58,81 @@ async function findClient(provider: Provider, clientId: string) {
   }
 }
 
-/**
- * Checks a token as oidc-provider's userinfo endpoint does (lib/shared/access_token.js): it
- * exists and is unexpired, its client and grant still exist and agree with it. A client
- * credentials token is valid but has no person: insufficient_scope. Database failures are
- * thrown as they are (DatabaseUnavailableError: a 503, not a 401).
- */
-export async function verifyBearer(provider: Provider, value: string): Promise<BearerGrant> {
-  if (value.length > 512) throw invalid('access token not found');
-  const accessToken = await provider.AccessToken.find(value);
-  const clientToken = accessToken ? undefined : await provider.ClientCredentials.find(value);
-  const token = accessToken ?? clientToken;
-  if (!token) throw invalid('access token not found, expired or revoked');
-  if (token.isSenderConstrained()) throw invalid('sender-constrained access tokens are not accepted here');
-  const { clientId } = token;
-  if (!clientId || !(await findClient(provider, clientId))) throw invalid('the client of this access token no longer exists');
-  if (!accessToken) throw new BearerError(403, 'insufficient_scope', 'this access token was issued to a client, not for a person');
+type Stored = Readonly<AdapterPayload> & { nbf?: unknown; format?: unknown };
 
-  const grant = await provider.Grant.find(accessToken.grantId, { ignoreExpiration: true });
-  if (!grant || grant.isExpired) throw invalid('the grant of this access token was revoked or has expired');
-  if (grant.clientId !== clientId || grant.accountId !== accessToken.accountId) throw invalid('access token does not match its grant');
-  return { accountId: accessToken.accountId, clientId, scopes: accessToken.scopes };
+/**
+ * A stored token the provider's own lookup would accept (Model.find: lib/models/formats/opaque.js
+ * verify, lib/helpers/jwt.js assertPayload with the default clockTolerance of 0, the kind check
+ * of lib/models/base_model.js): of this kind, opaque, active and unexpired.
+ */
+function live(stored: Stored | undefined, kind: string, now: number): stored is Stored {
+  if (!stored || (stored.kind ?? kind) !== kind) return false;
+  if ('jwt' in stored || 'jwt-ietf' in stored || 'paseto' in stored) return false;
+  if (stored.format !== undefined && stored.format !== 'opaque') return false;
+  const { nbf, iat, exp, aud } = stored;
+  if (nbf !== undefined && (typeof nbf !== 'number' || nbf > now)) return false;
+  if (iat !== undefined && (typeof iat !== 'number' || (exp === undefined && iat > now))) return false;
+  if (exp !== undefined && (typeof exp !== 'number' || now >= exp)) return false;
+  if (aud !== undefined && typeof aud !== 'string' && (!Array.isArray(aud) || aud.some((a) => typeof a !== 'string'))) return false;
+  return true;
+}
+
+const epochTime = () => Math.floor(Date.now() / 1000);
+
+/**
+ * Checks bearer tokens as oidc-provider's userinfo endpoint does (lib/shared/access_token.js):
+ * the token exists and is unexpired, its client and grant still exist and agree with it, and a
+ * token bound to a session needs that session. It reads what the provider stored, through the
+ * adapter, without building the provider's models: the token afresh from the database on every
+ * request (revocation is seen at once; an unreachable database is a 503, never a 401), its
+ * client and grant from the row cache. A client credentials token is valid but has no person:
+ * insufficient_scope.
+ */
+export class BearerTokens {
+  readonly #accessTokens: KyselyAdapter;
+  readonly #clientTokens: KyselyAdapter;
+  readonly #grants: KyselyAdapter;
+
+  constructor(
+    private readonly provider: Provider,
+    db: Kysely<Schema>,
+  ) {
+    this.#accessTokens = new KyselyAdapter('AccessToken', db);
+    this.#clientTokens = new KyselyAdapter('ClientCredentials', db);
+    this.#grants = new KyselyAdapter('Grant', db);
+  }
+
+  async verify(value: string): Promise<BearerGrant> {
+    if (value.length > 512) throw invalid('access token not found');
+    // Both kinds in one go: lookups made in the same turn share one query.
+    const [accessToken, clientToken] = await Promise.all([this.#accessTokens.findReadOnly(value), this.#clientTokens.findReadOnly(value)]);
+    const now = epochTime();
+    const person = live(accessToken, 'AccessToken', now);
+    const token = person ? accessToken : live(clientToken, 'ClientCredentials', now) ? clientToken : undefined;
+    if (!token) throw invalid('access token not found, expired or revoked');
+    if (token.jkt || token['x5t#S256']) throw invalid('sender-constrained access tokens are not accepted here');
+    const { clientId } = token;
+    if (typeof clientId !== 'string' || !clientId) throw invalid('the client of this access token no longer exists');
+    if (!person) {
+      if (!(await findClient(this.provider, clientId))) throw invalid('the client of this access token no longer exists');
+      throw new BearerError(403, 'insufficient_scope', 'this access token was issued to a client, not for a person');
+    }
+
+    const { accountId, grantId } = token;
+    if (token.expiresWithSession && !(await this.#sessionHolds(token))) throw invalid('the session of this access token has ended');
+    const [client, grant] = await Promise.all([findClient(this.provider, clientId), typeof grantId === 'string' ? this.#grants.findReadOnly(grantId) : undefined]);
+    if (!client) throw invalid('the client of this access token no longer exists');
+    // A grant is looked up whatever its expiry (as the provider does), then refused if expired.
+    if (!grant || (grant.kind ?? 'Grant') !== 'Grant' || (grant.exp as number) <= epochTime()) {
+      throw invalid('the grant of this access token was revoked or has expired');
+    }
+    if (grant.clientId !== clientId || grant.accountId !== accountId || typeof accountId !== 'string') throw invalid('access token does not match its grant');
+    return { accountId, clientId, scopes: new Set(typeof token.scope === 'string' ? token.scope.split(' ') : []) };
+  }
+
+  /** lib/models/token_helpers.js checkSessionBinding: the session is still there, for this account and grant. */
+  async #sessionHolds(token: Stored): Promise<boolean> {
+    const session = typeof token.sessionUid === 'string' ? await this.provider.Session.findByUid(token.sessionUid) : undefined;
+    return !!session && session.accountId === token.accountId && session.grantIdFor(token.clientId as string) === token.grantId;
+  }
 }

@@ -1,16 +1,17 @@
 import type { FastifyInstance } from 'fastify';
-import { BearerError, bearerToken, sendBearerError, verifyBearer } from './bearer.js';
+import { BearerError, BearerTokens, bearerToken, sendBearerError } from './bearer.js';
 import { allowAnyOrigin, corsPreflight } from './cors.js';
 
 const ME_SCOPE = 'profile';
 
 /** The protected resource of the seeds: GET /api/me answers {"id", "username"} for a `profile` token. */
 export async function apiRoutes(app: FastifyInstance): Promise<void> {
+  const bearerTokens = new BearerTokens(app.provider, app.db);
   corsPreflight(app, '/api/me');
   app.get('/api/me', async (request, reply) => {
     allowAnyOrigin(reply);
     try {
-      const token = await verifyBearer(app.provider, bearerToken(request));
+      const token = await bearerTokens.verify(bearerToken(request));
       if (!token.scopes.has(ME_SCOPE)) throw new BearerError(403, 'insufficient_scope', `the access token lacks the ${ME_SCOPE} scope`);
       const account = await app.accounts.findById(Number(token.accountId));
       if (!account) throw new BearerError(401, 'invalid_token', 'the account of this access token no longer exists');

@@ -109,7 +109,19 @@ export class KyselyAdapter implements Adapter {
     return payload as AdapterPayload;
   }
 
-  async find(id: string): Promise<AdapterPayload | undefined> {
+  find(id: string): Promise<AdapterPayload | undefined> {
+    return this.lookup(id, this.model === 'Client');
+  }
+
+  /**
+   * As find, for callers that never change what they get (the API's token check): a cached
+   * row is handed out as it is, not copied.
+   */
+  findReadOnly(id: string): Promise<Readonly<AdapterPayload> | undefined> {
+    return this.lookup(id, true);
+  }
+
+  private async lookup(id: string, shared: boolean): Promise<AdapterPayload | undefined> {
     const key = sha256(id);
     const read = async () => {
       const row = await this.findByKey(key);
@@ -117,11 +129,11 @@ export class KyselyAdapter implements Adapter {
     };
     if (!this.cached) return (await read())?.payload;
     // A client's payload is shared: the same object until the row changes, which lets the
-    // provider's Client be reused as is (client-memo.ts). Grants are copied: the provider
-    // changes the grants it loads before saving them again.
+    // provider's Client be reused as is (client-reuse.ts). Grants are copied for the provider,
+    // which changes the grants it loads before saving them again.
     const found = await cachedRead(this.db, slotOf(this.model, key), read, {
       describe: (f) => ({ expiresAt: f.expires_at, grantKey: f.grant_key }),
-      shared: this.model === 'Client',
+      shared,
     });
     return found?.payload;
   }
