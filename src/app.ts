@@ -15,7 +15,7 @@ import { CredentialLimiter } from './ops/credential-limits.js';
 import { ensureKeys, loadKeys } from './oidc/keys.js';
 import { createProvider, SCOPES } from './oidc/provider.js';
 import { mountProvider } from './oidc/mount.js';
-import { installErrorHandler } from './ops/error-handler.js';
+import { installErrorHandler, installNotFoundHandler } from './ops/error-handler.js';
 import { healthRoutes } from './ops/health.js';
 import { apiRoutes } from './api/routes.js';
 import { loggerOptions, requestIdOptions } from './ops/logging.js';
@@ -77,7 +77,6 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       defaultContext: { issuer: config.issuer },
       options: { partials: viewPartials(VIEWS_DIR) },
     });
-    await app.register(fastifyStatic, { root: `${VIEWS_DIR}static`, prefix: '/static/', index: false, maxAge: 3600_000 });
     await app.register(formbody, { bodyLimit: 64 * 1024, parser: parseForm });
     installErrorHandler(app);
     // Before the provider is mounted: its request timing must see the provider's requests too.
@@ -106,13 +105,19 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
 
     await app.register(healthRoutes);
     await app.register(apiRoutes);
-    // Fastify's own pages; registered after the provider's mount, so none of this touches its paths.
-    await app.register(securityPlugin, { issuer: config.issuer, cookieKeys: keys.cookieKeys });
-    await app.register(consolePlugin);
-    await app.register(accountRoutes);
-    await app.register(interactionRoutes);
-    await app.register(connectedAppsRoutes);
-    await app.register(clientRoutes);
+    // Fastify's own pages, in a context of their own: cookies, CSRF, the console session and the
+    // strict headers of a browser page apply to them (and to unknown addresses), not to the API,
+    // health and metrics above, which read no cookie and answer JSON or text.
+    await app.register(async (pages) => {
+      await pages.register(securityPlugin, { issuer: config.issuer, cookieKeys: keys.cookieKeys });
+      await pages.register(fastifyStatic, { root: `${VIEWS_DIR}static`, prefix: '/static/', index: false, maxAge: 3600_000 });
+      await pages.register(consolePlugin);
+      await pages.register(accountRoutes);
+      await pages.register(interactionRoutes);
+      await pages.register(connectedAppsRoutes);
+      await pages.register(clientRoutes);
+      installNotFoundHandler(pages);
+    });
 
     const stopPurge = startPurgeJob(database.db, app.log, PURGE_INTERVAL_MS, (deleted) => app.metrics.purgeRun(deleted));
     app.addHook('onClose', async () => {

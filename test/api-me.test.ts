@@ -24,6 +24,8 @@ t.test('GET /api/me', async (t) => {
     t.equal(typeof me.body.id, 'number');
     t.match(me.headers.get('content-type'), /^application\/json/);
     t.equal(me.headers.get('cache-control'), 'no-store');
+    t.equal(me.headers.get('x-content-type-options'), 'nosniff');
+    t.notOk(me.headers.get('set-cookie'), 'the API sets no cookie');
   });
 
   t.test('no token: 401 and a challenge without an error code (RFC 6750 §3.1)', async (t) => {

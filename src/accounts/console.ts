@@ -4,8 +4,8 @@ import type { Account } from './store.js';
 import { endConsoleSession, readConsoleSession, startConsoleSession } from './console-session.js';
 import { checkPassword } from './password-check.js';
 
-/** Paths that are not pages: no console session, no CSRF cookie. */
-const NOT_PAGES = ['/static/', '/api/', '/healthz', '/readyz', '/metrics'];
+/** Paths in the pages' context that are not pages (files, unknown API addresses): no console session, no CSRF cookie. */
+const NOT_PAGES = ['/static/', '/api/'];
 
 function isPage(url: string): boolean {
   return !NOT_PAGES.some((prefix) => url.startsWith(prefix));

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Schema } from '../db/schema.js';
-import { cachedRead, slotOf } from '../db/row-cache.js';
+import { cachedRead, cachedValue, slotOf } from '../db/row-cache.js';
 import { guarded } from '../db/unavailable.js';
 import { burnPasswordCheck, hashPassword, verifyPassword } from './password.js';
 
@@ -51,6 +51,12 @@ export class AccountStore {
     );
     if (!row) throw new AccountError('That username is taken.');
     return toAccount(row);
+  }
+
+  /** The account if the row cache holds it, at once; undefined otherwise (then findById). */
+  cachedById(id: number): Account | undefined {
+    const row = cachedValue<AccountRow>(this.db, slotOf('account', id));
+    return row && toAccount(row);
   }
 
   async findById(id: number): Promise<Account | undefined> {

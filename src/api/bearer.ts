@@ -4,6 +4,7 @@ import type Provider from 'oidc-provider';
 import { errors, type AdapterPayload } from 'oidc-provider';
 import type { Schema } from '../db/schema.js';
 import { KyselyAdapter } from '../oidc/adapter.js';
+import { builtClient } from '../oidc/client-reuse.js';
 
 /** An RFC 6750 refusal: 401 invalid_token or 403 insufficient_scope, said in WWW-Authenticate too. */
 export class BearerError extends Error {
@@ -79,6 +80,10 @@ function live(stored: Stored | undefined, kind: string, now: number): stored is 
 
 const epochTime = () => Math.floor(Date.now() / 1000);
 
+function unconstrained(token: Stored): void {
+  if (token.jkt || token['x5t#S256']) throw invalid('sender-constrained access tokens are not accepted here');
+}
+
 /**
  * Checks bearer tokens as oidc-provider's userinfo endpoint does (lib/shared/access_token.js):
  * the token exists and is unexpired, its client and grant still exist and agree with it, and a
@@ -92,6 +97,7 @@ export class BearerTokens {
   readonly #accessTokens: KyselyAdapter;
   readonly #clientTokens: KyselyAdapter;
   readonly #grants: KyselyAdapter;
+  readonly #clients: KyselyAdapter;
 
   constructor(
     private readonly provider: Provider,
@@ -100,34 +106,47 @@ export class BearerTokens {
     this.#accessTokens = new KyselyAdapter('AccessToken', db);
     this.#clientTokens = new KyselyAdapter('ClientCredentials', db);
     this.#grants = new KyselyAdapter('Grant', db);
+    this.#clients = new KyselyAdapter('Client', db);
   }
 
   async verify(value: string): Promise<BearerGrant> {
     if (value.length > 512) throw invalid('access token not found');
-    // Both kinds in one go: lookups made in the same turn share one query.
-    const [accessToken, clientToken] = await Promise.all([this.#accessTokens.findReadOnly(value), this.#clientTokens.findReadOnly(value)]);
     const now = epochTime();
-    const person = live(accessToken, 'AccessToken', now);
-    const token = person ? accessToken : live(clientToken, 'ClientCredentials', now) ? clientToken : undefined;
-    if (!token) throw invalid('access token not found, expired or revoked');
-    if (token.jkt || token['x5t#S256']) throw invalid('sender-constrained access tokens are not accepted here');
-    const { clientId } = token;
-    if (typeof clientId !== 'string' || !clientId) throw invalid('the client of this access token no longer exists');
-    if (!person) {
-      if (!(await findClient(this.provider, clientId))) throw invalid('the client of this access token no longer exists');
-      throw new BearerError(403, 'insufficient_scope', 'this access token was issued to a client, not for a person');
-    }
+    const accessToken = await this.#accessTokens.findReadOnly(value);
+    if (live(accessToken, 'AccessToken', now)) return this.#person(accessToken);
+    const clientToken = await this.#clientTokens.findReadOnly(value);
+    if (!live(clientToken, 'ClientCredentials', now)) throw invalid('access token not found, expired or revoked');
+    unconstrained(clientToken);
+    if (!(await this.#client(clientToken.clientId))) throw invalid('the client of this access token no longer exists');
+    throw new BearerError(403, 'insufficient_scope', 'this access token was issued to a client, not for a person');
+  }
 
-    const { accountId, grantId } = token;
+  // Client and grant come from the row cache, at once when it holds them (no promise at all).
+  async #person(token: Stored): Promise<BearerGrant> {
+    unconstrained(token);
+    const { clientId, accountId, grantId } = token;
+    if (typeof clientId !== 'string' || !clientId) throw invalid('the client of this access token no longer exists');
+    if (!this.#knownClient(clientId) && !(await this.#client(clientId))) throw invalid('the client of this access token no longer exists');
     if (token.expiresWithSession && !(await this.#sessionHolds(token))) throw invalid('the session of this access token has ended');
-    const [client, grant] = await Promise.all([findClient(this.provider, clientId), typeof grantId === 'string' ? this.#grants.findReadOnly(grantId) : undefined]);
-    if (!client) throw invalid('the client of this access token no longer exists');
+    const grant = typeof grantId === 'string' ? (this.#grants.peekReadOnly(grantId) ?? (await this.#grants.findReadOnly(grantId))) : undefined;
     // A grant is looked up whatever its expiry (as the provider does), then refused if expired.
     if (!grant || (grant.kind ?? 'Grant') !== 'Grant' || (grant.exp as number) <= epochTime()) {
       throw invalid('the grant of this access token was revoked or has expired');
     }
     if (grant.clientId !== clientId || grant.accountId !== accountId || typeof accountId !== 'string') throw invalid('access token does not match its grant');
     return { accountId, clientId, scopes: new Set(typeof token.scope === 'string' ? token.scope.split(' ') : []) };
+  }
+
+  /** The client still exists (as the provider builds it from its stored metadata, which must be valid). */
+  async #client(clientId: unknown): Promise<boolean> {
+    if (typeof clientId !== 'string' || !clientId) return false;
+    return this.#knownClient(clientId) || Boolean(await findClient(this.provider, clientId));
+  }
+
+  /** At once, from the row cache: the client's metadata, unchanged since the provider built a Client from it. */
+  #knownClient(clientId: string): boolean {
+    const metadata = this.#clients.peekReadOnly(clientId);
+    return metadata !== undefined && builtClient(this.provider, metadata) !== undefined;
   }
 
   /** lib/models/token_helpers.js checkSessionBinding: the session is still there, for this account and grant. */

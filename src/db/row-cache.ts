@@ -142,6 +142,11 @@ export function forgetGrantRows(grantKey: string): void {
   for (const cache of everyCache) cache.forgetGrant(grantKey);
 }
 
+/** What the cache of `db` holds in `slot`, shared (never to be changed by the caller): undefined if nothing. */
+export function cachedValue<T>(db: Kysely<Schema>, slot: string): T | undefined {
+  return rowCacheFor(db)?.get<T>(slot, true);
+}
+
 /**
  * A read through the cache of `db`: a hit, or `read()` stored for the next time (when `db` has a
  * cache and nothing changed meanwhile). `shared`: hits return the cached object itself, the same

@@ -1,6 +1,6 @@
 import type { CompiledQuery, Kysely } from 'kysely';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
-import { cachedRead, forgetGrantRows, forgetRow, slotOf } from '../db/row-cache.js';
+import { cachedRead, cachedValue, forgetGrantRows, forgetRow, slotOf } from '../db/row-cache.js';
 import type { Schema } from '../db/schema.js';
 import { guarded } from '../db/unavailable.js';
 import { batchesFor, type Save, type StoredRow } from './adapter-batches.js';
@@ -13,6 +13,13 @@ export const HASHED_SECRET_PREFIX = 'sha256:';
 
 export function hashClientSecret(secret: string): string {
   return secret.startsWith(HASHED_SECRET_PREFIX) ? secret : HASHED_SECRET_PREFIX + sha256(secret);
+}
+
+/** A row as the cache keeps it. */
+interface Found {
+  payload: AdapterPayload;
+  expires_at: Date | null;
+  grant_key: string | null;
 }
 
 /**
@@ -121,21 +128,26 @@ export class KyselyAdapter implements Adapter {
     return this.lookup(id, true);
   }
 
-  private async lookup(id: string, shared: boolean): Promise<AdapterPayload | undefined> {
+  /**
+   * What the row cache holds for `id`, at once and read-only; undefined when it holds nothing
+   * (not cached yet, not a cached model, or the cache is not in use): then find it.
+   */
+  peekReadOnly(id: string): Readonly<AdapterPayload> | undefined {
+    return this.cached ? cachedValue<Found>(this.db, slotOf(this.model, sha256(id)))?.payload : undefined;
+  }
+
+  // Promise chains rather than nested async functions: fewer promises on the hottest path.
+  private lookup(id: string, shared: boolean): Promise<AdapterPayload | undefined> {
     const key = sha256(id);
-    const read = async () => {
-      const row = await this.findByKey(key);
-      return row && { payload: this.restore(row, id), expires_at: row.expires_at, grant_key: row.grant_key };
-    };
-    if (!this.cached) return (await read())?.payload;
+    const read = () => this.findByKey(key).then((row): Found | undefined => row && { payload: this.restore(row, id), expires_at: row.expires_at, grant_key: row.grant_key });
+    if (!this.cached) return read().then((found) => found?.payload);
     // A client's payload is shared: the same object until the row changes, which lets the
     // provider's Client be reused as is (client-reuse.ts). Grants are copied for the provider,
     // which changes the grants it loads before saving them again.
-    const found = await cachedRead(this.db, slotOf(this.model, key), read, {
+    return cachedRead(this.db, slotOf(this.model, key), read, {
       describe: (f) => ({ expiresAt: f.expires_at, grantKey: f.grant_key }),
       shared,
-    });
-    return found?.payload;
+    }).then((found) => found?.payload);
   }
 
   /** The session found this way carries no id: callers only compare its account and grants. */

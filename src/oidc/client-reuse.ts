@@ -20,10 +20,18 @@ const BUILT_BY_HASH = 100;
  * serializing, hashing or validating on the hot path. A changed row is a new object, hence a
  * newly built and validated Client; metadata read afresh (no cache) falls back to the hash.
  */
+const builtByProvider = new WeakMap<Provider, WeakMap<object, ProviderClient>>();
+
+/** The Client already built from this very metadata object (as the row cache hands it out), if any. */
+export function builtClient(provider: Provider, metadata: object): ProviderClient | undefined {
+  return builtByProvider.get(provider)?.get(metadata);
+}
+
 export function reuseBuiltClients(provider: Provider): void {
   const Client = provider.Client as unknown as ClientClass;
   const providerFind = Client.find.bind(Client);
   const byObject = new WeakMap<object, ProviderClient>();
+  builtByProvider.set(provider, byObject);
   const byHash = new Map<string, ProviderClient>();
 
   const build = async (id: string, metadata: object): Promise<ProviderClient | undefined> => {

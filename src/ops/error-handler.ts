@@ -45,6 +45,10 @@ export function installErrorHandler(app: FastifyInstance): void {
     return { error, error_description: description };
   });
 
+}
+
+/** Unknown addresses: a page for browsers, JSON otherwise. Set where the pages are (their headers apply). */
+export function installNotFoundHandler(app: FastifyInstance): void {
   app.setNotFoundHandler(async (request, reply) => {
     reply.status(404);
     if (wantsHtml(request)) return reply.view('error', { title: 'Not found', message: 'There is no page at this address.' });

@@ -13,11 +13,6 @@ export interface SecurityOptions {
 
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-/** Paths the provider answers itself (through middie, before any Fastify hook runs). */
-export function isProviderPath(url: string): boolean {
-  return url.startsWith('/oauth/') || url.startsWith('/.well-known/');
-}
-
 /** Cookie options for everything Latchkey's own pages set. */
 export function cookieOptions(issuer: string) {
   return { path: '/', httpOnly: true, sameSite: 'lax', secure: issuer.startsWith('https:') } as const;
@@ -69,7 +64,7 @@ async function security(app: FastifyInstance, options: SecurityOptions): Promise
   app.addHook('onRequest', (request, reply, done) => headers(request.raw, reply.raw, (err?: unknown) => done(err as Error | undefined)));
 
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!UNSAFE_METHODS.has(request.method) || isProviderPath(request.url)) return;
+    if (!UNSAFE_METHODS.has(request.method)) return;
     const origin = request.headers.origin;
     if (origin === undefined || origin === issuerOrigin) return;
     request.log.info({ origin }, 'cross-origin form refused');
