@@ -11,16 +11,27 @@ import { prepareOAuthBody } from './multipart-body.js';
  */
 export type ProviderGuard = (req: IncomingMessage & { body?: unknown }, res: ServerResponse, path: string) => Promise<boolean>;
 
+const PROVIDER_PREFIXES = ['/oauth/', '/.well-known/'];
+
 function ownedByProvider(path: string): boolean {
-  return path.startsWith('/oauth/') || path.startsWith('/.well-known/');
+  return PROVIDER_PREFIXES.some((prefix) => path.startsWith(prefix));
 }
 
 /**
  * Hands the provider its own paths (/oauth/*, /.well-known/*) before Fastify parses any
- * body; every other path stays Fastify's.
+ * body; every other path stays Fastify's. middie lives in a context of its own whose only
+ * routes are those paths, so its per-request work is done for the provider's requests alone.
  */
 export async function mountProvider(app: FastifyInstance, provider: Provider, guards: readonly ProviderGuard[] = []): Promise<void> {
-  await app.register(middie, { hook: 'onRequest' });
+  await app.register(async (oidc) => {
+    await oidc.register(middie, { hook: 'onRequest' });
+    handToProvider(oidc, provider, guards);
+    // Never reached: the middleware above answers every request these routes match.
+    for (const prefix of PROVIDER_PREFIXES) oidc.all(`${prefix}*`, async (_request, reply) => reply.code(404).send({ error: 'not_found' }));
+  });
+}
+
+function handToProvider(app: FastifyInstance, provider: Provider, guards: readonly ProviderGuard[]): void {
   const callback = provider.callback();
   app.use((req, res, next) => {
     const url = req.url ?? '/';
