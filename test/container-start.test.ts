@@ -35,12 +35,14 @@ function instructions(dockerfile: string): Array<{ op: string; args: string }> {
 const dockerfile = instructions(await readFile(join(ROOT, 'Dockerfile'), 'utf8'));
 const finalStage = dockerfile.slice(dockerfile.map((i) => i.op).lastIndexOf('FROM'));
 const healthcheck = finalStage.find((i) => i.op === 'HEALTHCHECK')?.args ?? '';
+/** `npm start`, word by word: the image runs the server the same way. */
+const startCommand = (JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.trim().split(/\s+/);
 const healthcheckCommand = JSON.parse(healthcheck.slice(healthcheck.indexOf('CMD') + 3)) as string[];
 
 t.test('Dockerfile', async (t) => {
   const froms = dockerfile.filter((i) => i.op === 'FROM').map((i) => i.args);
   t.ok(froms.length >= 2, 'multi-stage');
-  for (const from of froms) t.match(from, /^node:22(\.\d+)*-(slim|bookworm-slim)\b/, `Node 22 LTS slim base (${from})`);
+  for (const from of froms) t.match(from, /^node:24(\.\d+)*-(slim|bookworm-slim)\b/, `Node 24 LTS slim base (${from})`);
   const build = dockerfile.slice(0, dockerfile.map((i) => i.op).lastIndexOf('FROM'));
   t.ok(build.some((i) => i.op === 'RUN' && /npm ci\b/.test(i.args)), 'the build stage installs with npm ci');
   t.ok(build.some((i) => i.op === 'RUN' && /npm run build/.test(i.args)), 'and compiles');
@@ -54,7 +56,7 @@ t.test('Dockerfile', async (t) => {
   t.ok(finalStage.some((i) => i.op === 'EXPOSE' && /\b5000\b/.test(i.args)), 'EXPOSE 5000');
   t.match(healthcheck, /CMD \[/, 'HEALTHCHECK in exec form');
   t.match(healthcheckCommand.join(' '), /\/healthz/, 'HEALTHCHECK asks /healthz');
-  t.same(JSON.parse(finalStage.find((i) => i.op === 'CMD')?.args ?? 'null'), ['node', 'dist/main.js'], 'CMD in exec form: node gets the signals');
+  t.same(JSON.parse(finalStage.find((i) => i.op === 'CMD')?.args ?? 'null'), startCommand, 'CMD in exec form (node gets the signals), the command of npm start');
   const ignore = (await readFile(join(ROOT, '.dockerignore'), 'utf8')).split('\n').map((l) => l.trim());
   for (const entry of ['node_modules', '.git', 'dist', 'data']) t.ok(ignore.includes(entry), `.dockerignore leaves out ${entry}`);
 });
@@ -116,7 +118,7 @@ t.test("the image's start command on the image's layout, with a fresh database",
   const server = await spawnServer(t, {
     fresh,
     cwd: app,
-    args: ['dist/main.js'],
+    args: startCommand.slice(1),
     env: { NODE_ENV: 'production', HOST: '0.0.0.0', PORT: String(port), DATA_DIR: join(app, 'data') },
   });
   t.equal((await fetch(`${server.url}/readyz`)).status, 200, 'ready: the database answers');

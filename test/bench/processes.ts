@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { serverRuntime } from './runtime.js';
 
 /** A server the bench started: its own process group, so stopping it stops its workers too. */
 export interface Started {
@@ -14,9 +15,12 @@ const started = new Set<Started>();
 
 export { freePort } from '../helpers/ports.js';
 
-/** Starts a server process (detached: a process group of its own) and remembers it for stopAll. */
+/**
+ * Starts a server process on the servers' runtime (runtime.ts), detached (a process group of
+ * its own), and remembers it for stopAll.
+ */
 export function startProcess(name: string, args: string[], env: Record<string, string>, options: { ipc?: boolean } = {}): Started {
-  const child = spawn(process.execPath, args, {
+  const child = spawn(serverRuntime(), args, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe', ...(options.ipc ? (['ipc'] as const) : [])],
     detached: true,

@@ -3,6 +3,7 @@ import { cpus, totalmem } from 'node:os';
 import type { BenchOptions } from './options.js';
 import type { Measurement } from './load/measurement.js';
 import type { Target } from './workloads.js';
+import { runtimeVersion } from './runtime.js';
 
 export type Phase = 'empty' | '1M rows';
 
@@ -74,7 +75,7 @@ export function machine() {
     cpu: cpu[0]?.model ?? 'unknown',
     cores: cpu.length,
     memoryGB: Math.round(totalmem() / 1024 ** 3),
-    node: process.version,
+    node: runtimeVersion(),
     platform: `${process.platform} ${process.arch}`,
   };
 }

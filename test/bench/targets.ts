@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -89,11 +90,19 @@ async function seed(databaseUrl: string) {
   }
 }
 
-/** (c) Latchkey as in production: `node dist/main.js`, its own process(es), on the bench database. */
+/** The node arguments of `npm start` (package.json), so that the bench starts the server as it is started. */
+function startArguments(): string[] {
+  const start = (JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { scripts: { start: string } }).scripts.start;
+  const [command, ...args] = start.trim().split(/\s+/);
+  if (command !== 'node' || !args.includes('dist/main.js')) throw new Error(`npm start is not "node … dist/main.js": ${start}`);
+  return args.map((arg) => (arg === 'dist/main.js' ? `${ROOT}dist/main.js` : arg));
+}
+
+/** (c) Latchkey as in production (`npm start`'s command), its own process(es), on the bench database. */
 export async function startLatchkey(databaseUrl: string, workers: string): Promise<Latchkey> {
   const seeded = await seed(databaseUrl);
   const port = await freePort();
-  const server = startProcess('latchkey', [`${ROOT}dist/main.js`], {
+  const server = startProcess('latchkey', startArguments(), {
     PORT: String(port),
     HOST: '127.0.0.1',
     DATABASE_URL: databaseUrl,
