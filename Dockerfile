@@ -13,6 +13,7 @@ RUN npm run build
 # 2. Run: production dependencies, the compiled code, migrations and page templates.
 FROM node:24-slim
 ENV NODE_ENV=production \
+    MALLOC_ARENA_MAX=2 \
     HOST=0.0.0.0 \
     PORT=5000 \
     DATA_DIR=/app/data

@@ -53,6 +53,7 @@ t.test('Dockerfile', async (t) => {
   const env = finalStage.filter((i) => i.op === 'ENV').map((i) => i.args).join(' ');
   t.match(env, /HOST=0\.0\.0\.0/);
   t.match(env, /NODE_ENV=production/);
+  t.match(env, /MALLOC_ARENA_MAX=2/, 'two malloc arenas: memory held by idle threads stays bounded');
   t.ok(finalStage.some((i) => i.op === 'EXPOSE' && /\b5000\b/.test(i.args)), 'EXPOSE 5000');
   t.match(healthcheck, /CMD \[/, 'HEALTHCHECK in exec form');
   t.match(healthcheckCommand.join(' '), /\/healthz/, 'HEALTHCHECK asks /healthz');

@@ -7,7 +7,11 @@ export interface BenchOptions {
   /** Run only these workloads (by name; references they compare with still run). */
   only: string[] | undefined;
   growth: boolean;
-  /** WORKERS for the Latchkey server (default auto: one per core). */
+  /**
+   * WORKERS for the Latchkey server. Default 1: on a 2-core machine that also runs the load
+   * generator and PostgreSQL, a second server process only adds contention (measured: /api/me and
+   * client_credentials both faster with one).
+   */
   workers: string;
 }
 
@@ -22,7 +26,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       warmup: { type: 'string', default: '3' },
       only: { type: 'string', multiple: true },
       growth: { type: 'boolean', default: false },
-      workers: { type: 'string', default: 'auto' },
+      workers: { type: 'string', default: '1' },
       help: { type: 'boolean', default: false },
     },
     strict: true,

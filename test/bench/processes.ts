@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { serverRuntime } from './runtime.js';
+import { SERVER_ENV, serverRuntime } from './runtime.js';
 
 /** A server the bench started: its own process group, so stopping it stops its workers too. */
 export interface Started {
@@ -21,7 +21,7 @@ export { freePort } from '../helpers/ports.js';
  */
 export function startProcess(name: string, args: string[], env: Record<string, string>, options: { ipc?: boolean } = {}): Started {
   const child = spawn(serverRuntime(), args, {
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...SERVER_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe', ...(options.ipc ? (['ipc'] as const) : [])],
     detached: true,
   });
@@ -100,7 +100,7 @@ function statFields(pid: number): string[] | undefined {
 
 function isNode(pid: number): boolean {
   try {
-    return readlinkSync(`/proc/${pid}/exe`) === process.execPath;
+    return readlinkSync(`/proc/${pid}/exe`) === realpathSync(serverRuntime());
   } catch {
     return false;
   }

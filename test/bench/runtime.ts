@@ -9,6 +9,13 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FETCHED = `${ROOT}.bench/node${RUNTIME_MAJOR}`;
 const FETCHED_NODE = `${FETCHED}/node_modules/node/bin/node`;
 
+/**
+ * The environment the image gives the server (Dockerfile), for every server the bench starts,
+ * like for like: glibc's malloc keeps at most two arenas, instead of eight per core for the
+ * threads (libuv's pool, V8's helpers) that allocate, which otherwise hold on to memory.
+ */
+export const SERVER_ENV = { MALLOC_ARENA_MAX: '2' } as const;
+
 let chosen: string | undefined;
 
 /**

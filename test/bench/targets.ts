@@ -38,7 +38,7 @@ export interface Reference {
 /** (a) bare Fastify "hello": the HTTP ceiling. */
 export async function startHello(): Promise<Reference> {
   const port = await freePort();
-  const server = startProcess('fastify hello', ['--import', 'tsx', here('references/fastify-hello.ts'), String(port)], {});
+  const server = startProcess('fastify hello', [...runtimeFlags(), '--import', 'tsx', here('references/fastify-hello.ts'), String(port)], {});
   const url = `http://127.0.0.1:${port}`;
   await waitUntilUp(server, `${url}/hello`);
   return { url, server };
@@ -57,7 +57,7 @@ export async function startOidcReference(client: Credentials, grantTypes: string
     token_endpoint_auth_method: 'client_secret_basic',
   };
   const options = JSON.stringify({ port, client: metadata, accessTokenTtl: ACCESS_TOKEN_TTL });
-  const server = startProcess('oidc-provider reference', ['--import', 'tsx', here('references/oidc-provider.ts'), options], {});
+  const server = startProcess('oidc-provider reference', [...runtimeFlags(), '--import', 'tsx', here('references/oidc-provider.ts'), options], {});
   const url = `http://127.0.0.1:${port}`;
   await waitUntilUp(server, `${url}/.well-known/openid-configuration`);
   return { url, server };
@@ -94,9 +94,12 @@ async function seed(databaseUrl: string) {
 function startArguments(): string[] {
   const start = (JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { scripts: { start: string } }).scripts.start;
   const [command, ...args] = start.trim().split(/\s+/);
-  if (command !== 'node' || !args.includes('dist/main.js')) throw new Error(`npm start is not "node … dist/main.js": ${start}`);
-  return args.map((arg) => (arg === 'dist/main.js' ? `${ROOT}dist/main.js` : arg));
+  if (command !== 'node' || args.at(-1) !== 'dist/main.js') throw new Error(`npm start is not "node [flags] dist/main.js": ${start}`);
+  return [...args.slice(0, -1), `${ROOT}dist/main.js`];
 }
+
+/** npm start's runtime flags (its young generation): the references run with them too, like for like. */
+const runtimeFlags = () => startArguments().slice(0, -1);
 
 /** (c) Latchkey as in production (`npm start`'s command), its own process(es), on the bench database. */
 export async function startLatchkey(databaseUrl: string, workers: string): Promise<Latchkey> {
