@@ -121,7 +121,7 @@ export class BearerTokens {
     throw new BearerError(403, 'insufficient_scope', 'this access token was issued to a client, not for a person');
   }
 
-  // Client and grant come from the row cache, at once when it holds them (no promise at all).
+  // Client and grant come from the row cache, at once when it holds them (no awaiting then).
   async #person(token: Stored): Promise<BearerGrant> {
     unconstrained(token);
     const { clientId, accountId, grantId } = token;
