@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { newClientId, newClientSecret } from './credentials.js';
 import { sql, type Kysely } from 'kysely';
 import type { AdapterPayload } from 'oidc-provider';
 import { forgetRow, slotOf } from '../db/row-cache.js';
@@ -30,8 +30,6 @@ export interface IssuedClient {
 /** The provider's own check of client metadata (Client.validate), so both agree. */
 export type ProviderValidation = (metadata: Record<string, unknown>) => Promise<void>;
 
-const newClientId = () => randomBytes(18).toString('base64url'); // 24 characters, 144 bits
-const newClientSecret = () => randomBytes(36).toString('base64url'); // 48 characters, 288 bits
 
 function publicMetadata(payload: Record<string, unknown>): ClientMetadata {
   const { client_secret: _hidden, ...rest } = payload;

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { newClientId, newClientSecret } from '../clients/credentials.js';
 import Provider, { errors, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { ClientValidationError, validateClientInput, type ClientInput } from '../clients/validate.js';
 
@@ -10,9 +10,6 @@ import { ClientValidationError, validateClientInput, type ClientInput } from '..
  */
 export const CLIENT_RULES_POLICY = 'latchkey-client-rules';
 
-/** Like the client store: 24-character ids (144 bits), 48-character secrets (288 bits). */
-const newClientId = () => randomBytes(18).toString('base64url');
-const newClientSecret = async () => randomBytes(36).toString('base64url');
 
 type Properties = ClientMetadata & Record<string, unknown>;
 
@@ -84,7 +81,7 @@ export function registrationFeature(scopes: readonly string[]): RegistrationFeat
     enabled: true,
     initialAccessToken: true,
     idFactory: newClientId,
-    secretFactory: newClientSecret,
+    secretFactory: async () => newClientSecret(),
     policies: { [CLIENT_RULES_POLICY]: rulesPolicy(scopes) },
   };
 }
