@@ -80,10 +80,6 @@ function live(stored: Stored | undefined, kind: string, now: number): stored is 
 
 const epochTime = () => Math.floor(Date.now() / 1000);
 
-function unconstrained(token: Stored): void {
-  if (token.jkt || token['x5t#S256']) throw invalid('sender-constrained access tokens are not accepted here');
-}
-
 /**
  * Checks bearer tokens as oidc-provider's userinfo endpoint does (lib/shared/access_token.js):
  * the token exists and is unexpired, its client and grant still exist and agree with it, and a
@@ -113,40 +109,44 @@ export class BearerTokens {
     if (value.length > 512) throw invalid('access token not found');
     const now = epochTime();
     const accessToken = await this.#accessTokens.findReadOnly(value);
-    if (live(accessToken, 'AccessToken', now)) return this.#person(accessToken);
+    if (live(accessToken, 'AccessToken', now)) return this.#person(accessToken, now);
     const clientToken = await this.#clientTokens.findReadOnly(value);
     if (!live(clientToken, 'ClientCredentials', now)) throw invalid('access token not found, expired or revoked');
-    unconstrained(clientToken);
-    if (!(await this.#client(clientToken.clientId))) throw invalid('the client of this access token no longer exists');
+    await this.#checkClient(clientToken);
     throw new BearerError(403, 'insufficient_scope', 'this access token was issued to a client, not for a person');
   }
 
-  // Client and grant come from the row cache, at once when it holds them (no awaiting then).
-  async #person(token: Stored): Promise<BearerGrant> {
-    unconstrained(token);
-    const { clientId, accountId, grantId } = token;
-    if (typeof clientId !== 'string' || !clientId) throw invalid('the client of this access token no longer exists');
-    if (!this.#knownClient(clientId) && !(await this.#client(clientId))) throw invalid('the client of this access token no longer exists');
+  async #person(token: Stored, now: number): Promise<BearerGrant> {
+    const checked = this.#checkClient(token);
+    const clientId = typeof checked === 'string' ? checked : await checked;
+    const { accountId, grantId } = token;
     if (token.expiresWithSession && !(await this.#sessionHolds(token))) throw invalid('the session of this access token has ended');
+    // From the row cache at once when it holds the grant (no awaiting then).
     const grant = typeof grantId === 'string' ? (this.#grants.peekReadOnly(grantId) ?? (await this.#grants.findReadOnly(grantId))) : undefined;
     // A grant is looked up whatever its expiry (as the provider does), then refused if expired.
-    if (!grant || (grant.kind ?? 'Grant') !== 'Grant' || (grant.exp as number) <= epochTime()) {
+    if (!grant || (grant.kind ?? 'Grant') !== 'Grant' || (grant.exp as number) <= now) {
       throw invalid('the grant of this access token was revoked or has expired');
     }
     if (grant.clientId !== clientId || grant.accountId !== accountId || typeof accountId !== 'string') throw invalid('access token does not match its grant');
     return { accountId, clientId, scopes: new Set(typeof token.scope === 'string' ? token.scope.split(' ') : []) };
   }
 
-  /** The client still exists (as the provider builds it from its stored metadata, which must be valid). */
-  async #client(clientId: unknown): Promise<boolean> {
-    if (typeof clientId !== 'string' || !clientId) return false;
-    return this.#knownClient(clientId) || Boolean(await findClient(this.provider, clientId));
-  }
-
-  /** At once, from the row cache: the client's metadata, unchanged since the provider built a Client from it. */
-  #knownClient(clientId: string): boolean {
+  /**
+   * The token is not sender-constrained and its client still exists (as the provider builds it
+   * from its stored metadata, which must be valid): the client's id. A client the provider built
+   * from the cached metadata is known at once, without a lookup or a promise.
+   */
+  #checkClient(token: Stored): string | Promise<string> {
+    if (token.jkt || token['x5t#S256']) throw invalid('sender-constrained access tokens are not accepted here');
+    const { clientId } = token;
+    const gone = () => invalid('the client of this access token no longer exists');
+    if (typeof clientId !== 'string' || !clientId) throw gone();
     const metadata = this.#clients.peekReadOnly(clientId);
-    return metadata !== undefined && builtClient(this.provider, metadata) !== undefined;
+    if (metadata !== undefined && builtClient(this.provider, metadata) !== undefined) return clientId;
+    return findClient(this.provider, clientId).then((client) => {
+      if (!client) throw gone();
+      return clientId;
+    });
   }
 
   /** lib/models/token_helpers.js checkSessionBinding: the session is still there, for this account and grant. */

@@ -22,7 +22,7 @@ function usageMessage(command: string, err: Error & { code?: string }): string {
   switch (err.code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
       if (option === '--password') return 'passwords are never taken as arguments: pipe the password in and use --password-stdin';
-      return `unknown option ${option} for "${command}" (see latchkey --help)`;
+      return `unknown option ${option} for "${command}" (see latchkey --help; a value that starts with "-" goes after --)`;
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
       if (/does not take an argument/.test(err.message)) return `${option} takes no value`;
       return `${option} needs a value`;

@@ -1,6 +1,6 @@
-import { newClientId, newClientSecret } from './credentials.js';
 import { sql, type Kysely } from 'kysely';
 import type { AdapterPayload } from 'oidc-provider';
+import { newClientId, newClientSecret } from './credentials.js';
 import { forgetRow, slotOf } from '../db/row-cache.js';
 import type { Schema } from '../db/schema.js';
 import { guarded } from '../db/unavailable.js';

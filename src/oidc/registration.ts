@@ -1,5 +1,5 @@
-import { newClientId, newClientSecret } from '../clients/credentials.js';
 import Provider, { errors, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { newClientId, newClientSecret } from '../clients/credentials.js';
 import { ClientValidationError, validateClientInput, type ClientInput } from '../clients/validate.js';
 
 /**

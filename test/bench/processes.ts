@@ -98,9 +98,11 @@ function statFields(pid: number): string[] | undefined {
   }
 }
 
+let runtimeBinary: string | undefined;
+
 function isNode(pid: number): boolean {
   try {
-    return readlinkSync(`/proc/${pid}/exe`) === realpathSync(serverRuntime());
+    return readlinkSync(`/proc/${pid}/exe`) === (runtimeBinary ??= realpathSync(serverRuntime()));
   } catch {
     return false;
   }
