@@ -19,6 +19,7 @@ import { installErrorHandler, installNotFoundHandler } from './ops/error-handler
 import { healthRoutes } from './ops/health.js';
 import { apiRoutes } from './api/routes.js';
 import { loggerOptions, requestIdOptions } from './ops/logging.js';
+import { childLoggerFactory } from './ops/request-logger.js';
 import { securityPlugin } from './ops/security.js';
 import { viewPartials } from './ops/view-partials.js';
 import { consolePlugin } from './accounts/console.js';
@@ -54,6 +55,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
 
     const app = Fastify({
       logger: loggerOptions(config),
+      childLoggerFactory,
       ...requestIdOptions(),
       trustProxy: config.trustProxy,
       bodyLimit: 64 * 1024,
