@@ -47,7 +47,7 @@ t.test('a request logger writes what a pino child would, with the request id, an
   t.equal(logger.level, 'warn', "a request's level does not change the app's");
 });
 
-t.test('Fastify requests log through it: handlers, hooks and errors carry their own request id', async (t) => {
+t.test('Fastify requests log through it: handlers and errors carry their own request id', async (t) => {
   const { lines, logger } = capture('info');
   const app = Fastify({ loggerInstance: logger, childLoggerFactory });
   app.get('/hello', async (request) => {
@@ -62,9 +62,8 @@ t.test('Fastify requests log through it: handlers, hooks and errors carry their 
     throw new Error('kaboom');
   });
   t.teardown(() => app.close());
-  const first = await app.inject({ url: '/hello' });
-  const second = await app.inject({ url: '/hello' });
-  t.equal(first.statusCode, 200);
+  t.equal((await app.inject({ url: '/hello' })).statusCode, 200);
+  t.equal((await app.inject({ url: '/hello' })).statusCode, 200);
   t.equal((await app.inject({ url: '/quiet' })).statusCode, 200);
   t.equal((await app.inject({ url: '/boom' })).statusCode, 500);
   await flush();
@@ -77,5 +76,4 @@ t.test('Fastify requests log through it: handlers, hooks and errors carry their 
     { reqId: String, err: { message: 'kaboom' } },
     'the error of a failing request is logged with its id',
   );
-  t.ok(second.statusCode === 200);
 });

@@ -30,7 +30,6 @@ export interface IssuedClient {
 /** The provider's own check of client metadata (Client.validate), so both agree. */
 export type ProviderValidation = (metadata: Record<string, unknown>) => Promise<void>;
 
-
 function publicMetadata(payload: Record<string, unknown>): ClientMetadata {
   const { client_secret: _hidden, ...rest } = payload;
   return rest as unknown as ClientMetadata;

@@ -10,7 +10,6 @@ import { ClientValidationError, validateClientInput, type ClientInput } from '..
  */
 export const CLIENT_RULES_POLICY = 'latchkey-client-rules';
 
-
 type Properties = ClientMetadata & Record<string, unknown>;
 
 function optionalString(properties: Properties, name: string): string | undefined {
