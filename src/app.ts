@@ -6,34 +6,25 @@ import view from '@fastify/view';
 import handlebars from 'handlebars';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/connect.js';
-import { migrate } from './db/migrate.js';
+import { assembleServices, prepareDatabase } from './assembly.js';
 import { startPurgeJob } from './db/purge.js';
-import { AccountStore } from './accounts/store.js';
-import { ClientStore } from './clients/store.js';
-import { providerValidation } from './clients/provider-validation.js';
-import { CredentialLimiter } from './ops/credential-limits.js';
-import { ensureKeys, loadKeys } from './oidc/keys.js';
-import { createProvider, SCOPES } from './oidc/provider.js';
-import { mountProvider } from './oidc/mount.js';
-import { installErrorHandler, installNotFoundHandler } from './ops/error-handler.js';
-import { healthRoutes } from './ops/health.js';
+import { installErrorHandler, installNotFoundHandler } from './http/error-handler.js';
+import { healthRoutes } from './http/health.js';
 import { apiRoutes } from './api/routes.js';
-import { loggerOptions, requestIdOptions } from './ops/logging.js';
-import { childLoggerFactory } from './ops/request-logger.js';
-import { securityPlugin } from './ops/security.js';
-import { viewPartials } from './ops/view-partials.js';
+import { loggerOptions, requestIdOptions } from './observability/logging.js';
+import { childLoggerFactory } from './observability/request-logger.js';
+import { securityPlugin } from './http/security-headers.js';
+import { viewPartials } from './http/view-partials.js';
 import { consolePlugin } from './accounts/console.js';
 import { accountRoutes } from './accounts/routes.js';
 import { interactionRoutes } from './interactions/routes.js';
 import { connectedAppsRoutes } from './interactions/connected-apps.js';
 import { clientRoutes } from './clients/routes.js';
-import { chunkedBodyLimit } from './ops/body-limits.js';
-import { parseForm } from './ops/form-limits.js';
-import { observabilityPlugin } from './ops/observability.js';
-import { observeProvider } from './ops/provider-events.js';
-import { containProviderErrors } from './ops/provider-safety.js';
-import { RateWindows } from './ops/rate-windows.js';
-import { tokenRateLimitGuards } from './ops/token-rate-limit.js';
+import { parseForm } from './http/form-parser.js';
+import { observabilityPlugin } from './observability/plugin.js';
+import { mountProvider } from './oidc/pipeline.js';
+import { TokenRateLimit } from './limits/token-rate-limit.js';
+import { observeProvider } from './observability/provider-events.js';
 
 const VIEWS_DIR = fileURLToPath(new URL('../views/', import.meta.url));
 const PURGE_INTERVAL_MS = 10 * 60 * 1000;
@@ -49,9 +40,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const database = options.database ?? (await openDatabase(config));
   const ownsDatabase = options.ownsDatabase ?? !options.database;
   try {
-    await migrate(database.db);
-    await ensureKeys(database.db);
-    const keys = await loadKeys(database.db);
+    await prepareDatabase(database.db);
 
     const app = Fastify({
       logger: loggerOptions(config),
@@ -64,11 +53,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       return503OnClosing: true,
       forceCloseConnections: 'idle',
     });
-    const accounts = new AccountStore(database.db);
     app.decorate('config', config);
     app.decorate('database', database);
     app.decorate('db', database.db);
-    app.decorate('accounts', accounts);
 
     await app.register(view, {
       engine: { handlebars },
@@ -84,26 +71,18 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     // Before the provider is mounted: its request timing must see the provider's requests too.
     await app.register(observabilityPlugin);
 
-    const credentialLimiter = new CredentialLimiter(database.db);
-    const provider = createProvider({
-      config,
-      db: database.db,
-      keys,
-      accounts,
+    const { keys, accounts, credentialLimiter, provider, clients } = await assembleServices(config, database, {
       log: app.log,
       render: (template, data) => app.view(template, data),
-      limiter: credentialLimiter,
     });
+    app.decorate('accounts', accounts);
     app.decorate('provider', provider);
-    app.decorate('clients', new ClientStore(database.db, SCOPES, providerValidation(provider)));
+    app.decorate('clients', clients);
     app.decorate('credentialLimiter', credentialLimiter);
     observeProvider(provider, app.metrics, app.log);
-    containProviderErrors(provider);
-    const rateWindows = new RateWindows(database.db);
-    await mountProvider(app, provider, [
-      chunkedBodyLimit,
-      ...tokenRateLimitGuards(config.tokenRateLimit, rateWindows, provider, app.metrics, app.log),
-    ]);
+    const tokenRateLimit =
+      config.tokenRateLimit > 0 ? new TokenRateLimit(database.db, config.tokenRateLimit, app.metrics, app.log) : undefined;
+    await mountProvider(app, { provider, tokenRateLimit });
 
     await app.register(healthRoutes);
     await app.register(apiRoutes);

@@ -1,5 +1,8 @@
 #!/usr/bin/env node
 // The admin command line (README.md, "Command line"): `latchkey <command> [options] [--json]`.
-import { runCli } from './cli/run.js';
+import { relaunchedOnSupportedNode } from './runtime.js';
 
-process.exitCode = await runCli(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
+if (!relaunchedOnSupportedNode()) {
+  const { runCli } = await import('./cli/run.js');
+  process.exitCode = await runCli(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
+}

@@ -6,7 +6,12 @@ import { startServer } from './helpers/server.js';
 
 /** Body size limits on every route, a cap on form fields, timeouts, and cookie flags. */
 
-function chunkedPost(url: string, path: string, headers: Record<string, string>, chunks: string[]): Promise<{ status: number; text: string }> {
+function chunkedPost(
+  url: string,
+  path: string,
+  headers: Record<string, string>,
+  chunks: string[],
+): Promise<{ status: number; text: string }> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const req = httpRequest({ hostname, port, method: 'POST', path, headers: { ...headers, 'transfer-encoding': 'chunked' } }, (res) => {
@@ -35,22 +40,44 @@ t.test('body limits', async (t) => {
   const chunked = await chunkedPost(url, '/oauth/token', headers, ['grant_type=client_', 'credentials']);
   t.equal(chunked.status, 200, 'a chunked token request (no Content-Length) is served');
   t.match(JSON.parse(chunked.text), { token_type: 'Bearer' });
-  const chunkedOver = await chunkedPost(url, '/oauth/token', headers, ['grant_type=client_credentials&pad=', ...Array.from({ length: 60 }, () => 'p'.repeat(1024))]);
+  const chunkedOver = await chunkedPost(url, '/oauth/token', headers, [
+    'grant_type=client_credentials&pad=',
+    ...Array.from({ length: 60 }, () => 'p'.repeat(1024)),
+  ]);
   t.equal(chunkedOver.status, 413, 'a chunked token request over 56 KiB: 413');
 
-  const page = await fetch(`${url}/signin`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' }, body: `x=${'a'.repeat(65 * 1024)}` });
+  const page = await fetch(`${url}/signin`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+    body: `x=${'a'.repeat(65 * 1024)}`,
+  });
   t.equal(page.status, 413, 'a 65 KiB form: 413');
   const manyFields = Array.from({ length: 101 }, (_, i) => `f${i}=1`).join('&');
-  t.equal((await fetch(`${url}/signin`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: manyFields })).status, 413, '101 form fields: 413');
-  const json = await fetch(`${url}/signin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ x: 'a'.repeat(65 * 1024) }) });
+  t.equal(
+    (await fetch(`${url}/signin`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: manyFields }))
+      .status,
+    413,
+    '101 form fields: 413',
+  );
+  const json = await fetch(`${url}/signin`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ x: 'a'.repeat(65 * 1024) }),
+  });
   t.equal(json.status, 413, 'a 65 KiB JSON body at a page: 413');
 });
 
 t.test('timeouts', async (t) => {
   const { app } = await startServer(t);
-  t.ok(app.server.requestTimeout > 0 && app.server.requestTimeout <= 60_000, `a whole request must arrive within ${app.server.requestTimeout} ms`);
+  t.ok(
+    app.server.requestTimeout > 0 && app.server.requestTimeout <= 60_000,
+    `a whole request must arrive within ${app.server.requestTimeout} ms`,
+  );
   t.ok(app.server.headersTimeout > 0 && app.server.headersTimeout <= 60_000, `headers must arrive within ${app.server.headersTimeout} ms`);
-  t.ok(app.server.keepAliveTimeout > 0 && app.server.keepAliveTimeout <= 120_000, `idle keep-alive connections close after ${app.server.keepAliveTimeout} ms`);
+  t.ok(
+    app.server.keepAliveTimeout > 0 && app.server.keepAliveTimeout <= 120_000,
+    `idle keep-alive connections close after ${app.server.keepAliveTimeout} ms`,
+  );
   t.ok(app.server.timeout > 0, `inactive sockets close after ${app.server.timeout} ms`);
 });
 
@@ -63,9 +90,14 @@ t.test('cookies: HttpOnly and SameSite always, Secure behind https', async (t) =
     const env: Record<string, string> = https ? { ISSUER: 'https://login.example.test', TRUST_PROXY: 'true' } : {};
     const { url, app } = await startServer(t, { env });
     const issued = await createClient(app, { redirect_uris: ['https://client.example/callback'] });
-    const forwarded: Record<string, string> = https ? { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'login.example.test', host: 'login.example.test' } : {};
+    const forwarded: Record<string, string> = https
+      ? { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'login.example.test', host: 'login.example.test' }
+      : {};
     const home = await fetch(`${url}/`, { headers: { accept: 'text/html', ...forwarded } });
-    const authorize = await fetch(`${url}/oauth/authorize?response_type=code&client_id=${issued.clientId}&scope=profile`, { redirect: 'manual', headers: { accept: 'text/html', ...forwarded } });
+    const authorize = await fetch(`${url}/oauth/authorize?response_type=code&client_id=${issued.clientId}&scope=profile`, {
+      redirect: 'manual',
+      headers: { accept: 'text/html', ...forwarded },
+    });
     t.equal(authorize.status, 303, 'the provider starts an interaction');
     const lines = [...cookieLines(home), ...cookieLines(authorize)];
     t.ok(lines.length >= 2, `cookies were set (${lines.map((l) => l.split('=')[0]).join(', ')})`);

@@ -21,7 +21,11 @@ interface Call {
   body: Json;
 }
 
-async function tokenRequest(url: string, fields: Record<string, string>, options: { ip: string; auth?: [string, string]; multipart?: boolean }): Promise<Call> {
+async function tokenRequest(
+  url: string,
+  fields: Record<string, string>,
+  options: { ip: string; auth?: [string, string]; multipart?: boolean },
+): Promise<Call> {
   const headers: Record<string, string> = { 'x-forwarded-for': options.ip, accept: 'application/json' };
   if (options.auth) headers.authorization = basic(...options.auth);
   let body: URLSearchParams | FormData = new URLSearchParams(fields);
@@ -54,13 +58,25 @@ t.test('per IP address', async (t) => {
   const client = await ccClient(server);
   const ip = freshIp();
   for (let i = 0; i < LIMIT; i++) {
-    const call = await tokenRequest(server.url, { grant_type: 'client_credentials' }, { ip, auth: [client.id, client.secret], multipart: i % 2 === 1 });
+    const call = await tokenRequest(
+      server.url,
+      { grant_type: 'client_credentials' },
+      { ip, auth: [client.id, client.secret], multipart: i % 2 === 1 },
+    );
     t.equal(call.status, 200, `request ${i + 1} from the address`);
   }
   const other = await ccClient(server);
-  refused(t, await tokenRequest(server.url, { grant_type: 'client_credentials' }, { ip, auth: [other.id, other.secret] }), 'the next request from that address, whatever the client');
+  refused(
+    t,
+    await tokenRequest(server.url, { grant_type: 'client_credentials' }, { ip, auth: [other.id, other.secret] }),
+    'the next request from that address, whatever the client',
+  );
   refused(t, await tokenRequest(server.url, { grant_type: 'client_credentials' }, { ip }), 'even without credentials');
-  t.equal((await tokenRequest(server.url, { grant_type: 'client_credentials' }, { ip: freshIp(), auth: [other.id, other.secret] })).status, 200, 'another address is served');
+  t.equal(
+    (await tokenRequest(server.url, { grant_type: 'client_credentials' }, { ip: freshIp(), auth: [other.id, other.secret] })).status,
+    200,
+    'another address is served',
+  );
   const metrics = await (await fetch(`${server.url}/metrics`)).text();
   t.match(metrics, /latchkey_rate_limited_total\{limit="token_ip"\} 2/, 'counted in /metrics');
 });
@@ -70,38 +86,81 @@ t.test('per client, from many addresses (Basic and client_secret_post)', async (
   const basicClient = await ccClient(server);
   const postClient = await ccClient(server, { token_endpoint_auth_method: 'client_secret_post' });
   for (let i = 0; i < LIMIT; i++) {
-    t.equal((await tokenRequest(server.url, { grant_type: 'client_credentials' }, { ip: freshIp(), auth: [basicClient.id, basicClient.secret] })).status, 200);
+    t.equal(
+      (await tokenRequest(server.url, { grant_type: 'client_credentials' }, { ip: freshIp(), auth: [basicClient.id, basicClient.secret] }))
+        .status,
+      200,
+    );
     const viaBody = { grant_type: 'client_credentials', client_id: postClient.id, client_secret: postClient.secret };
     t.equal((await tokenRequest(server.url, viaBody, { ip: freshIp(), multipart: i % 2 === 0 })).status, 200);
   }
-  refused(t, await tokenRequest(server.url, { grant_type: 'client_credentials' }, { ip: freshIp(), auth: [basicClient.id, basicClient.secret] }), 'a Basic client over its budget');
-  refused(t, await tokenRequest(server.url, { grant_type: 'client_credentials', client_id: postClient.id, client_secret: postClient.secret }, { ip: freshIp() }), 'a client_secret_post client over its budget');
+  refused(
+    t,
+    await tokenRequest(server.url, { grant_type: 'client_credentials' }, { ip: freshIp(), auth: [basicClient.id, basicClient.secret] }),
+    'a Basic client over its budget',
+  );
+  refused(
+    t,
+    await tokenRequest(
+      server.url,
+      { grant_type: 'client_credentials', client_id: postClient.id, client_secret: postClient.secret },
+      { ip: freshIp() },
+    ),
+    'a client_secret_post client over its budget',
+  );
   const third = await ccClient(server);
-  t.equal((await tokenRequest(server.url, { grant_type: 'client_credentials' }, { ip: freshIp(), auth: [third.id, third.secret] })).status, 200, 'another client is served');
+  t.equal(
+    (await tokenRequest(server.url, { grant_type: 'client_credentials' }, { ip: freshIp(), auth: [third.id, third.secret] })).status,
+    200,
+    'another client is served',
+  );
 });
 
 t.test("nobody spends a client's budget by naming it", async (t) => {
   const server = await limitedServer(t);
   const victim = await ccClient(server);
   for (let i = 0; i < LIMIT * 2; i++) {
-    const call = await tokenRequest(server.url, { grant_type: 'client_credentials' }, { ip: freshIp(), auth: [victim.id, 'a guessed secret'] });
+    const call = await tokenRequest(
+      server.url,
+      { grant_type: 'client_credentials' },
+      { ip: freshIp(), auth: [victim.id, 'a guessed secret'] },
+    );
     t.equal(call.status, 401, `a request with a wrong secret is refused as invalid_client (${i + 1})`);
   }
-  t.equal((await tokenRequest(server.url, { grant_type: 'client_credentials' }, { ip: freshIp(), auth: [victim.id, victim.secret] })).status, 200, 'the real client still has its budget');
+  t.equal(
+    (await tokenRequest(server.url, { grant_type: 'client_credentials' }, { ip: freshIp(), auth: [victim.id, victim.secret] })).status,
+    200,
+    'the real client still has its budget',
+  );
 });
 
-t.test('one budget across instances sharing the database', { skip: onPostgres ? false : 'needs PostgreSQL (the embedded database admits one process)' }, async (t) => {
-  const fresh = await freshDatabase(t);
-  const one = await limitedServer(t, fresh);
-  const two = await limitedServer(t, fresh);
-  const client = await ccClient(one);
-  for (let i = 0; i < LIMIT; i++) {
-    const server = i % 2 ? two : one;
-    t.equal((await tokenRequest(server.url, { grant_type: 'client_credentials' }, { ip: freshIp(), auth: [client.id, client.secret] })).status, 200);
-  }
-  refused(t, await tokenRequest(two.url, { grant_type: 'client_credentials' }, { ip: freshIp(), auth: [client.id, client.secret] }), 'the client at the second instance');
-  refused(t, await tokenRequest(one.url, { grant_type: 'client_credentials' }, { ip: freshIp(), auth: [client.id, client.secret] }), 'the client at the first instance');
-});
+t.test(
+  'one budget across instances sharing the database',
+  { skip: onPostgres ? false : 'needs PostgreSQL (the embedded database admits one process)' },
+  async (t) => {
+    const fresh = await freshDatabase(t);
+    const one = await limitedServer(t, fresh);
+    const two = await limitedServer(t, fresh);
+    const client = await ccClient(one);
+    for (let i = 0; i < LIMIT; i++) {
+      const server = i % 2 ? two : one;
+      t.equal(
+        (await tokenRequest(server.url, { grant_type: 'client_credentials' }, { ip: freshIp(), auth: [client.id, client.secret] })).status,
+        200,
+      );
+    }
+    refused(
+      t,
+      await tokenRequest(two.url, { grant_type: 'client_credentials' }, { ip: freshIp(), auth: [client.id, client.secret] }),
+      'the client at the second instance',
+    );
+    refused(
+      t,
+      await tokenRequest(one.url, { grant_type: 'client_credentials' }, { ip: freshIp(), auth: [client.id, client.secret] }),
+      'the client at the first instance',
+    );
+  },
+);
 
 t.test('off by default', async (t) => {
   const server = await startServer(t, { env: { TRUST_PROXY: 'true' } });

@@ -75,7 +75,16 @@ t.test('accounts', async (t) => {
     }
     const kept = await signUp(new BrowserSession(url), 'tab\there');
     t.match(kept.html, 'value="tab\there"', 'what was typed is kept');
-    t.equal((await app.db.selectFrom('accounts').select(sql<number>`count(*)::int`.as('n')).where(sql`lower(username)`, '=', taken.username.toLowerCase()).executeTakeFirstOrThrow()).n, 1);
+    t.equal(
+      (
+        await app.db
+          .selectFrom('accounts')
+          .select(sql<number>`count(*)::int`.as('n'))
+          .where(sql`lower(username)`, '=', taken.username.toLowerCase())
+          .executeTakeFirstOrThrow()
+      ).n,
+      1,
+    );
   });
 
   t.test('sign in with the right password, and not with a wrong one', async (t) => {
@@ -105,7 +114,11 @@ t.test('accounts', async (t) => {
 
   t.test('signed in, every page has Sign out (error pages too)', async (t) => {
     const user = await createUser(app);
-    const client = await createClient(app, { redirect_uris: [REDIRECT_URI], scope: 'openid profile', grant_types: ['authorization_code'] }, user.id);
+    const client = await createClient(
+      app,
+      { redirect_uris: [REDIRECT_URI], scope: 'openid profile', grant_types: ['authorization_code'] },
+      user.id,
+    );
     const browser = new BrowserSession(url);
     await browser.submit(await browser.get('/'), 'Sign in', { Username: user.username, Password: user.password });
     const login = await browser.get(authorizePath(client.clientId));
@@ -137,10 +150,20 @@ t.test('accounts', async (t) => {
     const [, signedInAt, expiresAt, signature] = decodeURIComponent(cookie).split('.');
     const other = await createUser(app);
     const copy = new BrowserSession(url);
-    copy.jar.store(new URL(url), new Response(null, { headers: { 'set-cookie': `latchkey_console=${encodeURIComponent(`${user.id}.${signedInAt}.${expiresAt}.${signature}`)}` } }));
+    copy.jar.store(
+      new URL(url),
+      new Response(null, {
+        headers: { 'set-cookie': `latchkey_console=${encodeURIComponent(`${user.id}.${signedInAt}.${expiresAt}.${signature}`)}` },
+      }),
+    );
     t.ok(copy.hasButton(await copy.get('/'), 'Sign out'), 'control: the cookie as issued, rebuilt the same way, signs in');
     const forged = new BrowserSession(url);
-    forged.jar.store(new URL(url), new Response(null, { headers: { 'set-cookie': `latchkey_console=${encodeURIComponent(`${other.id}.${signedInAt}.${expiresAt}.${signature}`)}` } }));
+    forged.jar.store(
+      new URL(url),
+      new Response(null, {
+        headers: { 'set-cookie': `latchkey_console=${encodeURIComponent(`${other.id}.${signedInAt}.${expiresAt}.${signature}`)}` },
+      }),
+    );
     const page = await forged.get('/');
     t.notOk(forged.hasButton(page, 'Sign out'), 'a changed account id breaks the signature');
     const unsigned = new BrowserSession(url);
@@ -213,7 +236,10 @@ t.test('accounts', async (t) => {
       t.notOk(setCookie(page, 'latchkey_console'));
     }
     const name = uniqueName('crosssite');
-    t.equal((await browser.submit(home, 'Create account', { Username: name, Password: PASSWORD }, { origin: 'https://evil.example' })).status, 403);
+    t.equal(
+      (await browser.submit(home, 'Create account', { Username: name, Password: PASSWORD }, { origin: 'https://evil.example' })).status,
+      403,
+    );
     t.notOk(await app.accounts.findByUsername(name));
     const ok = await browser.submit(home, 'Sign in', { Username: user.username, Password: user.password });
     t.ok(browser.hasButton(ok, 'Sign out'), 'the same form from the same origin works');
@@ -282,7 +308,10 @@ t.test('an https issuer makes the cookies Secure and adds HSTS', async (t) => {
     body: new URLSearchParams({ username: uniqueName('secure'), password: PASSWORD, _csrf: browser.csrf(home) }).toString(),
   });
   t.equal(res.status, 303, "the issuer's origin is the one accepted");
-  t.match(res.headers.getSetCookie().find((c) => c.startsWith('latchkey_console=')), /; Secure/i);
+  t.match(
+    res.headers.getSetCookie().find((c) => c.startsWith('latchkey_console=')),
+    /; Secure/i,
+  );
   const local = await browser.post('/signin', { username: 'x', password: 'y', _csrf: browser.csrf(home) }, { origin: url });
   t.equal(local.status, 403, 'the server address is not the issuer origin');
 });

@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import type { AdapterPayload } from 'oidc-provider';
 import { migrate } from '../src/db/migrate.js';
 import { purgeExpired } from '../src/db/purge.js';
-import { KyselyAdapter } from '../src/oidc/adapter.js';
+import { KyselyAdapter } from '../src/oidc/adapter/kysely-adapter.js';
 import { freshDatabase } from './helpers/database.js';
 import { basic, json } from './helpers/http.js';
 import { startServer } from './helpers/server.js';
@@ -91,7 +91,11 @@ t.test('the adapter contract', async (t) => {
 
   t.test('findByUid finds a session by its uid, without its id', async (t) => {
     const sessions = new KyselyAdapter('Session', db);
-    await sessions.upsert('session-cookie-value', { jti: 'session-cookie-value', uid: 'session-uid', accountId: '7', kind: 'Session' } as AdapterPayload, 60);
+    await sessions.upsert(
+      'session-cookie-value',
+      { jti: 'session-cookie-value', uid: 'session-uid', accountId: '7', kind: 'Session' } as AdapterPayload,
+      60,
+    );
     t.match(await sessions.findByUid('session-uid'), { uid: 'session-uid', accountId: '7' });
     t.notOk((await sessions.findByUid('session-uid'))?.jti, 'the session id is not recoverable from the table');
     t.equal((await sessions.find('session-cookie-value'))?.jti, 'session-cookie-value');

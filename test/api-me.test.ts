@@ -1,7 +1,7 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import t from 'tap';
 import { sql } from 'kysely';
-import { sha256 } from '../src/oidc/hash.js';
+import { sha256 } from '../src/crypto/hash.js';
 import { freshDatabase, onPostgres } from './helpers/database.js';
 import { createClient, createUser } from './helpers/fixtures.js';
 import { apiMe, passwordGrant, post } from './helpers/oauth.js';
@@ -155,12 +155,36 @@ t.test('GET /api/me', async (t) => {
       t.match(me.body.error_description, error);
     });
 
-  refusedAfter('a token bound to a session that has ended: 401', (token) => changeStored('AccessToken', token, { expiresWithSession: true, sessionUid: 'ended' }), /session/);
-  refusedAfter('a sender-constrained (DPoP) token presented as a bearer token: 401', (token) => changeStored('AccessToken', token, { jkt: 'thumbprint' }), /sender-constrained/);
-  refusedAfter('a token not yet valid (nbf in the future): 401', (token) => changeStored('AccessToken', token, { nbf: Math.floor(Date.now() / 1000) + 600 }), /not found/);
-  refusedAfter('a token of another kind under this key: 401', (token) => changeStored('AccessToken', token, { kind: 'RefreshToken' }), /not found/);
-  refusedAfter('a token whose grant has expired: 401', (_token, grantId) => changeStored('Grant', grantId, { exp: Math.floor(Date.now() / 1000) - 1 }), /grant/);
-  refusedAfter('a token whose grant belongs to another account: 401', (_token, grantId) => changeStored('Grant', grantId, { accountId: '999999' }), /does not match/);
+  refusedAfter(
+    'a token bound to a session that has ended: 401',
+    (token) => changeStored('AccessToken', token, { expiresWithSession: true, sessionUid: 'ended' }),
+    /session/,
+  );
+  refusedAfter(
+    'a sender-constrained (DPoP) token presented as a bearer token: 401',
+    (token) => changeStored('AccessToken', token, { jkt: 'thumbprint' }),
+    /sender-constrained/,
+  );
+  refusedAfter(
+    'a token not yet valid (nbf in the future): 401',
+    (token) => changeStored('AccessToken', token, { nbf: Math.floor(Date.now() / 1000) + 600 }),
+    /not found/,
+  );
+  refusedAfter(
+    'a token of another kind under this key: 401',
+    (token) => changeStored('AccessToken', token, { kind: 'RefreshToken' }),
+    /not found/,
+  );
+  refusedAfter(
+    'a token whose grant has expired: 401',
+    (_token, grantId) => changeStored('Grant', grantId, { exp: Math.floor(Date.now() / 1000) - 1 }),
+    /grant/,
+  );
+  refusedAfter(
+    'a token whose grant belongs to another account: 401',
+    (_token, grantId) => changeStored('Grant', grantId, { accountId: '999999' }),
+    /does not match/,
+  );
 });
 
 /** A TCP proxy to PostgreSQL that the test can cut and restore: the database "goes away". */
@@ -190,28 +214,32 @@ async function cuttableProxy(target: URL) {
   return { port, open, cut };
 }
 
-t.test('database unreachable: a valid token gets 503, not 401, and service resumes', { skip: !onPostgres && 'needs PostgreSQL over TCP' }, async (t) => {
-  const fresh = await freshDatabase(t);
-  const real = new URL(fresh.databaseUrl!);
-  const proxy = await cuttableProxy(real);
-  t.teardown(() => proxy.cut().catch(() => {}));
-  const viaProxy = new URL(real);
-  viaProxy.hostname = '127.0.0.1';
-  viaProxy.port = String(proxy.port);
-  const { url, app } = await startServer(t, { fresh: { ...fresh, databaseUrl: viaProxy.toString() } });
-  const user = await createUser(app);
-  const client = await createClient(app);
-  const { body } = await passwordGrant(url, client, user.username, user.password);
-  t.equal((await apiMe(url, body.access_token)).status, 200);
+t.test(
+  'database unreachable: a valid token gets 503, not 401, and service resumes',
+  { skip: !onPostgres && 'needs PostgreSQL over TCP' },
+  async (t) => {
+    const fresh = await freshDatabase(t);
+    const real = new URL(fresh.databaseUrl!);
+    const proxy = await cuttableProxy(real);
+    t.teardown(() => proxy.cut().catch(() => {}));
+    const viaProxy = new URL(real);
+    viaProxy.hostname = '127.0.0.1';
+    viaProxy.port = String(proxy.port);
+    const { url, app } = await startServer(t, { fresh: { ...fresh, databaseUrl: viaProxy.toString() } });
+    const user = await createUser(app);
+    const client = await createClient(app);
+    const { body } = await passwordGrant(url, client, user.username, user.password);
+    t.equal((await apiMe(url, body.access_token)).status, 200);
 
-  await proxy.cut();
-  const started = Date.now();
-  const down = await apiMe(url, body.access_token);
-  t.equal(down.status, 503);
-  t.equal(down.body.error, 'temporarily_unavailable');
-  t.ok(Date.now() - started < 5000, 'fails fast');
+    await proxy.cut();
+    const started = Date.now();
+    const down = await apiMe(url, body.access_token);
+    t.equal(down.status, 503);
+    t.equal(down.body.error, 'temporarily_unavailable');
+    t.ok(Date.now() - started < 5000, 'fails fast');
 
-  await proxy.open();
-  const back = await apiMe(url, body.access_token);
-  t.equal(back.status, 200, 'works again once the database is back');
-});
+    await proxy.open();
+    const back = await apiMe(url, body.access_token);
+    t.equal(back.status, 200, 'works again once the database is back');
+  },
+);

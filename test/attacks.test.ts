@@ -1,6 +1,6 @@
 import t from 'tap';
 import { sql } from 'kysely';
-import { sha256 } from '../src/oidc/hash.js';
+import { sha256 } from '../src/crypto/hash.js';
 import { createClient, createUser } from './helpers/fixtures.js';
 import { codeFor, pkce } from './helpers/grant-flows.js';
 import { apiMe, post, token } from './helpers/oauth.js';
@@ -35,7 +35,9 @@ t.test('attacks the standards name, before anyone signs in', async (t) => {
       'https://authlib.org@evil.example/',
     ];
     for (const redirectUri of lookalikes) {
-      const res = await browse(authorizeUrl(url, { response_type: 'code', client_id: seedClient.clientId, scope: 'profile', redirect_uri: redirectUri }));
+      const res = await browse(
+        authorizeUrl(url, { response_type: 'code', client_id: seedClient.clientId, scope: 'profile', redirect_uri: redirectUri }),
+      );
       t.equal(res.status, 400, redirectUri);
       t.notOk(res.headers.get('location'), `${redirectUri}: no redirect`);
       const html = await res.text();
@@ -47,24 +49,35 @@ t.test('attacks the standards name, before anyone signs in', async (t) => {
   t.test('the redirect URI may be omitted only when exactly one is registered', async (t) => {
     const single = await browse(authorizeUrl(url, { response_type: 'code', client_id: seedClient.clientId, scope: 'profile' }));
     t.equal(single.status, 303);
-    t.match(single.headers.get('location'), /^\/interaction\//, 'one registered URI: the seeds\' URL works');
+    t.match(single.headers.get('location'), /^\/interaction\//, "one registered URI: the Authlib example's URL works");
 
     const ambiguous = await browse(authorizeUrl(url, { response_type: 'code', client_id: twoUris.clientId, scope: 'profile' }));
     t.equal(ambiguous.status, 400, 'two registered URIs: the request must say which');
     t.notOk(ambiguous.headers.get('location'));
 
-    const exact = await browse(authorizeUrl(url, { response_type: 'code', client_id: twoUris.clientId, scope: 'profile', redirect_uri: 'https://app.example/other' }));
+    const exact = await browse(
+      authorizeUrl(url, {
+        response_type: 'code',
+        client_id: twoUris.clientId,
+        scope: 'profile',
+        redirect_uri: 'https://app.example/other',
+      }),
+    );
     t.equal(exact.status, 303, 'an exact match of either is accepted');
   });
 
   t.test('an unknown client is an error page, never a redirect', async (t) => {
-    const res = await browse(authorizeUrl(url, { response_type: 'code', client_id: 'no-such-client', scope: 'profile', redirect_uri: 'https://evil.example/' }));
+    const res = await browse(
+      authorizeUrl(url, { response_type: 'code', client_id: 'no-such-client', scope: 'profile', redirect_uri: 'https://evil.example/' }),
+    );
     t.equal(res.status, 400);
     t.notOk(res.headers.get('location'));
   });
 
   t.test('a public client without PKCE is refused', async (t) => {
-    const res = await browse(authorizeUrl(url, { response_type: 'code', client_id: publicClient.clientId, scope: 'profile', state: 'xyz' }));
+    const res = await browse(
+      authorizeUrl(url, { response_type: 'code', client_id: publicClient.clientId, scope: 'profile', state: 'xyz' }),
+    );
     t.equal(res.status, 303);
     const target = new URL(res.headers.get('location')!);
     t.equal(`${target.origin}${target.pathname}`, 'https://app.example/cb', 'told at its registered redirect URI');
@@ -73,13 +86,29 @@ t.test('attacks the standards name, before anyone signs in', async (t) => {
     t.equal(target.searchParams.get('state'), 'xyz');
     t.notOk(target.searchParams.get('code'));
 
-    const withPkce = await browse(authorizeUrl(url, { response_type: 'code', client_id: publicClient.clientId, scope: 'profile', code_challenge: S256_CHALLENGE, code_challenge_method: 'S256' }));
+    const withPkce = await browse(
+      authorizeUrl(url, {
+        response_type: 'code',
+        client_id: publicClient.clientId,
+        scope: 'profile',
+        code_challenge: S256_CHALLENGE,
+        code_challenge_method: 'S256',
+      }),
+    );
     t.match(withPkce.headers.get('location'), /^\/interaction\//, 'with S256 it may proceed');
   });
 
   t.test('PKCE "plain" is refused, for every client', async (t) => {
     for (const client of [publicClient, seedClient]) {
-      const res = await browse(authorizeUrl(url, { response_type: 'code', client_id: client.clientId, scope: 'profile', code_challenge: 'a'.repeat(43), code_challenge_method: 'plain' }));
+      const res = await browse(
+        authorizeUrl(url, {
+          response_type: 'code',
+          client_id: client.clientId,
+          scope: 'profile',
+          code_challenge: 'a'.repeat(43),
+          code_challenge_method: 'plain',
+        }),
+      );
       const target = new URL(res.headers.get('location')!);
       t.equal(target.searchParams.get('error'), 'invalid_request');
       t.match(target.searchParams.get('error_description'), /code_challenge_method/);
@@ -88,7 +117,9 @@ t.test('attacks the standards name, before anyone signs in', async (t) => {
 
   t.test('implicit for a client not registered for it is refused', async (t) => {
     for (const responseType of ['token', 'id_token token']) {
-      const res = await browse(authorizeUrl(url, { response_type: responseType, client_id: seedClient.clientId, scope: 'openid profile', nonce: 'n' }));
+      const res = await browse(
+        authorizeUrl(url, { response_type: responseType, client_id: seedClient.clientId, scope: 'openid profile', nonce: 'n' }),
+      );
       const target = new URL(res.headers.get('location')!);
       t.equal(`${target.origin}${target.pathname}`, 'https://authlib.org/');
       const fragment = new URLSearchParams(target.hash.slice(1));
@@ -103,7 +134,8 @@ t.test('attacks on codes and tokens, after a person signed in', async (t) => {
   const user = await createUser(app);
   const client = await createClient(app);
   const auth = { id: client.clientId, secret: client.clientSecret };
-  const exchange = (code: string, fields: Record<string, string> = {}, who = client) => token(url, who, { grant_type: 'authorization_code', code, ...fields });
+  const exchange = (code: string, fields: Record<string, string> = {}, who = client) =>
+    token(url, who, { grant_type: 'authorization_code', code, ...fields });
   const introspect = async (value: string) => (await post(`${url}/oauth/introspect`, { token: value }, { basicAuth: auth })).body;
 
   t.test('code replay: the second use fails and revokes what the first use got', async (t) => {
@@ -137,7 +169,12 @@ t.test('attacks on codes and tokens, after a person signed in', async (t) => {
 
   t.test('PKCE mismatch: a wrong or missing verifier gets nothing', async (t) => {
     const { challenge } = pkce();
-    const code = await codeFor(url, user, { client_id: client.clientId, scope: 'profile', code_challenge: challenge, code_challenge_method: 'S256' });
+    const code = await codeFor(url, user, {
+      client_id: client.clientId,
+      scope: 'profile',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    });
     const wrong = await exchange(code, { code_verifier: pkce().verifier });
     t.equal(wrong.status, 400);
     t.equal(wrong.body.error, 'invalid_grant');

@@ -39,7 +39,7 @@ if (requireChromium(t)) {
     await page.getByRole('button', { name: 'Connect and authorize' }).click();
 
     await page.getByRole('heading', { name: '1. Authorization request' }).waitFor();
-    const authorizationUrl = new URL(await page.getByRole('link', { name: 'Continue to Latchkey' }).getAttribute('href') ?? '');
+    const authorizationUrl = new URL((await page.getByRole('link', { name: 'Continue to Latchkey' }).getAttribute('href')) ?? '');
     t.equal(authorizationUrl.searchParams.get('code_challenge_method'), 'S256');
     await page.getByRole('link', { name: 'Continue to Latchkey' }).click();
     await continueAsSignedIn(page, username);
@@ -47,7 +47,12 @@ if (requireChromium(t)) {
     await consent(page, 'Allow');
 
     await page.waitForURL(`${playground.url}/`);
-    for (const step of ['2. Callback', '3. Token response', '4. The id_token, decoded and verified', '5. The protected resource: /api/me']) {
+    for (const step of [
+      '2. Callback',
+      '3. Token response',
+      '4. The id_token, decoded and verified',
+      '5. The protected resource: /api/me',
+    ]) {
       t.ok(await page.getByRole('heading', { name: step }).isVisible(), `shows "${step}"`);
     }
     const text = await page.locator('main').innerText();

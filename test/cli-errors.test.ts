@@ -51,17 +51,39 @@ t.test('bad usage: exit status 2 and one line, before touching the database', as
 
 t.test('refused input: exit status 1, one line, nothing on stdout even with --json', async (t) => {
   const fresh = await freshDatabase(t);
-  succeeded(t, await runCli(fresh, ['user', 'create', '--username', 'alice', '--password-stdin'], { input: `${PASSWORD}\n` }), 'user create');
+  succeeded(
+    t,
+    await runCli(fresh, ['user', 'create', '--username', 'alice', '--password-stdin'], { input: `${PASSWORD}\n` }),
+    'user create',
+  );
   const spa = await runCli(fresh, [
-    'client', 'create', '--name', 'spa', '--redirect-uri', 'http://127.0.0.1:8080/cb', '--grant-type', 'authorization_code',
-    '--response-type', 'code', '--scope', 'openid profile', '--auth-method', 'none', '--json',
+    'client',
+    'create',
+    '--name',
+    'spa',
+    '--redirect-uri',
+    'http://127.0.0.1:8080/cb',
+    '--grant-type',
+    'authorization_code',
+    '--response-type',
+    'code',
+    '--scope',
+    'openid profile',
+    '--auth-method',
+    'none',
+    '--json',
   ]);
   succeeded(t, spa, 'a public client');
   const spaClient = parseJsonOutput(spa);
   t.notOk('client_secret' in spaClient, 'a public client has no secret');
 
   const cases: Array<[string, string[], string | undefined, RegExp]> = [
-    ['a taken username (any case)', ['user', 'create', '--username', 'ALICE', '--password-stdin'], `${PASSWORD}\n`, /^latchkey: cannot create user "ALICE": That username is taken\.$/],
+    [
+      'a taken username (any case)',
+      ['user', 'create', '--username', 'ALICE', '--password-stdin'],
+      `${PASSWORD}\n`,
+      /^latchkey: cannot create user "ALICE": That username is taken\.$/,
+    ],
     ['a short password', ['user', 'create', '--username', 'carol', '--password-stdin'], 'short\n', /at least 8 characters\.$/],
     ['no password on stdin', ['user', 'create', '--username', 'carol', '--password-stdin'], '', /no password on standard input/],
     [
@@ -70,18 +92,32 @@ t.test('refused input: exit status 1, one line, nothing on stdout even with --js
       undefined,
       /^latchkey: invalid client: .*only loopback hosts.*The implicit grant and a "token".*Unknown scope "nope"/,
     ],
-    ['an unknown owner', ['client', 'create', '--name', 'x', '--grant-type', 'client_credentials', '--scope', 'profile', '--owner', 'nobody'], undefined, /no user named "nobody"/],
+    [
+      'an unknown owner',
+      ['client', 'create', '--name', 'x', '--grant-type', 'client_credentials', '--scope', 'profile', '--owner', 'nobody'],
+      undefined,
+      /no user named "nobody"/,
+    ],
     ['show: an unknown client', ['client', 'show', 'nope'], undefined, /^latchkey: no client with id "nope"/],
     ['delete: an unknown client', ['client', 'delete', 'nope'], undefined, /^latchkey: no client with id "nope"/],
     ['rotate-secret: an unknown client', ['client', 'rotate-secret', 'nope'], undefined, /^latchkey: no client with id "nope"/],
-    ['rotate-secret: a public client', ['client', 'rotate-secret', String(spaClient.client_id)], undefined, /is a public client \(auth method "none"\): it has no secret$/],
+    [
+      'rotate-secret: a public client',
+      ['client', 'rotate-secret', String(spaClient.client_id)],
+      undefined,
+      /is a public client \(auth method "none"\): it has no secret$/,
+    ],
   ];
   for (const [what, args, input, message] of cases) {
     const result = await runCli(fresh, [...args, '--json'], input === undefined ? {} : { input });
     t.match(refused(t, result, 1, what), message, `${what}: ${message}`);
   }
   const list = parseJsonOutput(await runCli(fresh, ['client', 'list', '--json']));
-  t.same((list.clients as Array<{ client_id: string }>).map((c) => c.client_id), [spaClient.client_id], 'none of the refused clients was created');
+  t.same(
+    (list.clients as Array<{ client_id: string }>).map((c) => c.client_id),
+    [spaClient.client_id],
+    'none of the refused clients was created',
+  );
 });
 
 t.test('configuration and database problems: one line', async (t) => {
@@ -94,9 +130,19 @@ t.test('configuration and database problems: one line', async (t) => {
 
 t.test('names are shown escaped: no control characters reach the terminal', async (t) => {
   const fresh = await freshDatabase(t);
-  const created = await runCli(fresh, ['client', 'create', '--name', 'evil\u001b[2J\u0007', '--grant-type', 'client_credentials', '--scope', 'profile']);
+  const created = await runCli(fresh, [
+    'client',
+    'create',
+    '--name',
+    'evil\u001b[2J\u0007',
+    '--grant-type',
+    'client_credentials',
+    '--scope',
+    'profile',
+  ]);
   succeeded(t, created, 'client create');
   t.match(created.stdout, '  client_name: evil\\u001b[2J\\u0007\n');
+  // eslint-disable-next-line no-control-regex -- the control characters are what is looked for
   t.notMatch(created.stdout, /[\u0000-\u0008\u000b-\u001f]/, 'no raw control character on stdout');
   const asJson = parseJsonOutput(await runCli(fresh, ['client', 'list', '--json']));
   t.equal((asJson.clients as Array<{ client_name: string }>)[0]?.client_name, 'evil\u001b[2J\u0007', 'JSON carries the name as it is');

@@ -31,7 +31,11 @@ t.test('registration-token create: a token for /oauth/register, printed once', a
   succeeded(t, asText, 'registration-token create');
   const textToken = /^Initial access token \(shown only now\): (\S+)\n/.exec(asText.stdout)?.[1];
   t.ok(textToken, 'the token, on its own line');
-  t.match(asText.stdout, /https:\/\/id\.example\.com\/oauth\/register until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(24 hours\)/, 'where and until when');
+  t.match(
+    asText.stdout,
+    /https:\/\/id\.example\.com\/oauth\/register until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(24 hours\)/,
+    'where and until when',
+  );
   t.match(asText.stdout, /curl -H "Authorization: Bearer \S+"/, 'with a curl example');
 
   const server = await startServer(t, { fresh });

@@ -8,11 +8,26 @@ import { startServer } from './helpers/server.js';
 // Every command is a new process opening the database: slow on the embedded one, on a busy machine.
 t.setTimeout(300_000);
 
-/** The Authlib example's client, as INTERFACE.md spells the command. */
+/** The Authlib example's client, as README.md spells the command. */
 const SEED_CLIENT = [
-  '--name', 'test', '--uri', 'https://authlib.org/', '--redirect-uri', 'https://authlib.org/',
-  '--grant-type', 'authorization_code', '--grant-type', 'password', '--grant-type', 'refresh_token',
-  '--response-type', 'code', '--scope', 'profile', '--auth-method', 'client_secret_basic',
+  '--name',
+  'test',
+  '--uri',
+  'https://authlib.org/',
+  '--redirect-uri',
+  'https://authlib.org/',
+  '--grant-type',
+  'authorization_code',
+  '--grant-type',
+  'password',
+  '--grant-type',
+  'refresh_token',
+  '--response-type',
+  'code',
+  '--scope',
+  'profile',
+  '--auth-method',
+  'client_secret_basic',
 ];
 
 function token(url: string, clientId: string, clientSecret: string, form: Record<string, string>): Promise<Response> {
@@ -66,14 +81,39 @@ t.test('migrate, user create and every client command, in text and in JSON', asy
   t.ok(seedMatch, 'Client Info and Client Metadata as the Authlib example printed them');
   const [, seedId = '', seedSecret = ''] = seedMatch ?? [];
 
-  const machineRun = await runCli(fresh, ['client', 'create', '--name', 'machine', '--grant-type', 'client_credentials', '--scope', 'openid profile', '--json']);
+  const machineRun = await runCli(fresh, [
+    'client',
+    'create',
+    '--name',
+    'machine',
+    '--grant-type',
+    'client_credentials',
+    '--scope',
+    'openid profile',
+    '--json',
+  ]);
   succeeded(t, machineRun, 'client create --json');
   const machine = parseJsonOutput(machineRun);
-  t.match(machineRun.auditLines, [{ audit: true, event: 'client.created', source: 'cli', client_id: machine.client_id }], 'an audit line for the new client');
+  t.match(
+    machineRun.auditLines,
+    [{ audit: true, event: 'client.created', source: 'cli', client_id: machine.client_id }],
+    'an audit line for the new client',
+  );
   t.notOk(machineRun.stderr.includes(String(machine.client_secret)), 'the audit line holds no secret');
   t.same(
     Object.keys(machine).sort(),
-    ['client_id', 'client_id_issued_at', 'client_name', 'client_secret', 'client_secret_expires_at', 'grant_types', 'redirect_uris', 'response_types', 'scope', 'token_endpoint_auth_method'],
+    [
+      'client_id',
+      'client_id_issued_at',
+      'client_name',
+      'client_secret',
+      'client_secret_expires_at',
+      'grant_types',
+      'redirect_uris',
+      'response_types',
+      'scope',
+      'token_endpoint_auth_method',
+    ],
     'Client Info and the RFC 7591 metadata, nothing else',
   );
   t.ok(Number.isInteger(machine.client_id_issued_at), 'client_id_issued_at is an integer');
@@ -89,7 +129,9 @@ t.test('migrate, user create and every client command, in text and in JSON', asy
   const machineId = String(machine.client_id);
   const machineSecret = String(machine.client_secret);
 
-  const doomed = parseJsonOutput(await runCli(fresh, ['client', 'create', '--name', 'doomed', '--grant-type', 'client_credentials', '--scope', 'profile', '--json']));
+  const doomed = parseJsonOutput(
+    await runCli(fresh, ['client', 'create', '--name', 'doomed', '--grant-type', 'client_credentials', '--scope', 'profile', '--json']),
+  );
   const doomedId = String(doomed.client_id);
 
   const listText = await runCli(fresh, ['client', 'list']);
@@ -97,23 +139,44 @@ t.test('migrate, user create and every client command, in text and in JSON', asy
   const lines = listText.stdout.trimEnd().split('\n');
   t.match(lines[0], /^CLIENT ID +NAME +OWNER +GRANT TYPES$/);
   t.equal(lines.length, 4, 'a header and one line per client');
-  t.ok(lines.some((l) => new RegExp(`^${seedId} +test +alice +authorization_code password refresh_token$`).test(l)), 'the seed client, its owner and grants');
-  t.ok(lines.some((l) => new RegExp(`^${machineId} +machine +- +client_credentials$`).test(l)), 'a client without an owner');
+  t.ok(
+    lines.some((l) => new RegExp(`^${seedId} +test +alice +authorization_code password refresh_token$`).test(l)),
+    'the seed client, its owner and grants',
+  );
+  t.ok(
+    lines.some((l) => new RegExp(`^${machineId} +machine +- +client_credentials$`).test(l)),
+    'a client without an owner',
+  );
   const list = await runCli(fresh, ['client', 'list', '--json']);
   succeeded(t, list, 'client list --json');
   const clients = parseJsonOutput(list).clients as Array<Record<string, unknown>>;
   t.same(clients.map((c) => c.client_id).sort(), [seedId, machineId, doomedId].sort());
-  t.match(clients.find((c) => c.client_id === seedId), { owner: 'alice', client_name: 'test' });
-  t.match(clients.find((c) => c.client_id === machineId), { owner: null });
-  t.notOk(clients.some((c) => 'client_secret' in c), 'no secret, nor its hash, in the list');
+  t.match(
+    clients.find((c) => c.client_id === seedId),
+    { owner: 'alice', client_name: 'test' },
+  );
+  t.match(
+    clients.find((c) => c.client_id === machineId),
+    { owner: null },
+  );
+  t.notOk(
+    clients.some((c) => 'client_secret' in c),
+    'no secret, nor its hash, in the list',
+  );
 
   const show = await runCli(fresh, ['client', 'show', seedId]);
   succeeded(t, show, 'client show');
-  t.match(show.stdout, /^Client Info\n  client_id: \S+\n  client_secret: \(kept only as a hash; [^\n]+\)\n/);
-  t.match(show.stdout, /\n  scope: profile\n  token_endpoint_auth_method: client_secret_basic\nOwner: alice\n$/);
+  t.match(show.stdout, /^Client Info\n {2}client_id: \S+\n {2}client_secret: \(kept only as a hash; [^\n]+\)\n/);
+  t.match(show.stdout, /\n {2}scope: profile\n {2}token_endpoint_auth_method: client_secret_basic\nOwner: alice\n$/);
   t.notMatch(show.stdout, seedSecret, 'the secret is never shown again');
   const shown = parseJsonOutput(await runCli(fresh, ['client', 'show', seedId, '--json']));
-  t.match(shown, { client_id: seedId, client_name: 'test', has_secret: true, owner: 'alice', grant_types: ['authorization_code', 'password', 'refresh_token'] });
+  t.match(shown, {
+    client_id: seedId,
+    client_name: 'test',
+    has_secret: true,
+    owner: 'alice',
+    grant_types: ['authorization_code', 'password', 'refresh_token'],
+  });
   t.notOk('client_secret' in shown, 'no secret in show --json');
 
   const rotated = await runCli(fresh, ['client', 'rotate-secret', machineId, '--json']);
@@ -127,7 +190,9 @@ t.test('migrate, user create and every client command, in text and in JSON', asy
   t.ok(newSecret.length >= 48 && newSecret !== machineSecret, 'a new secret of at least 48 characters');
   const rotatedText = await runCli(fresh, ['client', 'rotate-secret', seedId]);
   succeeded(t, rotatedText, 'client rotate-secret');
-  const seedSecretNow = /^New client secret for \S+ \(shown only now\): (\S{48,})\nThe previous secret no longer works\.\n$/.exec(rotatedText.stdout)?.[1];
+  const seedSecretNow = /^New client secret for \S+ \(shown only now\): (\S{48,})\nThe previous secret no longer works\.\n$/.exec(
+    rotatedText.stdout,
+  )?.[1];
   t.ok(seedSecretNow, 'the new secret, once');
 
   const deleted = await runCli(fresh, ['client', 'delete', doomedId, '--json']);
@@ -142,8 +207,17 @@ t.test('migrate, user create and every client command, in text and in JSON', asy
   const issued = await token(server.url, machineId, newSecret, { grant_type: 'client_credentials', scope: 'profile' });
   t.equal(issued.status, 200, 'the rotated secret works at the token endpoint');
   t.equal((await token(server.url, machineId, machineSecret, { grant_type: 'client_credentials' })).status, 401, 'the old one does not');
-  t.equal((await token(server.url, doomedId, String(doomed.client_secret), { grant_type: 'client_credentials' })).status, 401, 'a deleted client gets nothing');
-  const grant = await token(server.url, seedId, seedSecretNow ?? '', { grant_type: 'password', username: 'alice', password: PASSWORD, scope: 'profile' });
+  t.equal(
+    (await token(server.url, doomedId, String(doomed.client_secret), { grant_type: 'client_credentials' })).status,
+    401,
+    'a deleted client gets nothing',
+  );
+  const grant = await token(server.url, seedId, seedSecretNow ?? '', {
+    grant_type: 'password',
+    username: 'alice',
+    password: PASSWORD,
+    scope: 'profile',
+  });
   t.equal(grant.status, 200, 'the user made by the command line signs in through the seed client');
   const me = await json(fetch(`${server.url}/api/me`, { headers: { authorization: `Bearer ${(await json(grant)).access_token}` } }));
   t.same(me, { id: alice.id, username: 'alice' });

@@ -78,7 +78,11 @@ t.test('client pages', async (t) => {
     }
     t.match(form.body, /<legend>Grant types<\/legend>/);
     for (const grant of ['authorization_code', 'implicit', 'password', 'client_credentials', 'refresh_token']) {
-      t.match(form.body, new RegExp(`<label for="([^"]+)"><input type="checkbox" id="\\1" name="grant_types" value="${grant}"[^>]*>${grant}</label>`), `a checkbox labelled ${grant}`);
+      t.match(
+        form.body,
+        new RegExp(`<label for="([^"]+)"><input type="checkbox" id="\\1" name="grant_types" value="${grant}"[^>]*>${grant}</label>`),
+        `a checkbox labelled ${grant}`,
+      );
     }
     for (const method of ['client_secret_basic', 'client_secret_post', 'none']) t.match(form.body, `<option value="${method}"`);
     t.ok(browser.hasButton(home, 'Sign out'));
@@ -104,7 +108,11 @@ t.test('client pages', async (t) => {
     t.equal(rows.get('scope'), 'profile');
     t.equal(rows.get('token_endpoint_auth_method'), 'client_secret_basic');
 
-    const passwordGrant = await token(url, { clientId, clientSecret }, { grant_type: 'password', username: (await createUser(app)).username, password: PASSWORD, scope: 'profile' });
+    const passwordGrant = await token(
+      url,
+      { clientId, clientSecret },
+      { grant_type: 'password', username: (await createUser(app)).username, password: PASSWORD, scope: 'profile' },
+    );
     t.equal(passwordGrant.status, 200, 'the secret shown works at the token endpoint');
 
     const home = await browser.get('/');
@@ -210,10 +218,16 @@ t.test('client pages', async (t) => {
     seen.push(tableRows(await browser.submit(await browser.get(`/clients/${clientId}`), 'Rotate secret')).get('client_secret')!);
     const rows = await app.db.selectFrom('oidc_payloads').selectAll().execute();
     const dump = JSON.stringify(rows);
-    t.ok(rows.some((r) => r.model === 'Client'), 'clients are in oidc_payloads');
+    t.ok(
+      rows.some((r) => r.model === 'Client'),
+      'clients are in oidc_payloads',
+    );
     for (const secret of seen) t.notOk(dump.includes(secret), 'the secret is not stored');
     const stored = rows.filter((r) => r.model === 'Client').map((r) => r.payload.client_secret as string | undefined);
-    t.ok(stored.filter(Boolean).every((s) => /^sha256:[0-9a-f]{64}$/.test(s!)), 'only SHA-256 hashes');
+    t.ok(
+      stored.filter(Boolean).every((s) => /^sha256:[0-9a-f]{64}$/.test(s!)),
+      'only SHA-256 hashes',
+    );
   });
 
   t.test("a person never sees, rotates or deletes someone else's client", async (t) => {
@@ -248,7 +262,12 @@ t.test('client pages', async (t) => {
     t.equal((await clientCredentials(clientId, clientSecret)).status, 200);
     const noToken = await browser.submit(await browser.get(`/clients/${clientId}`), 'Delete client', {}, { without: ['_csrf'] });
     t.equal(noToken.status, 403, 'not without the CSRF token');
-    const crossSite = await browser.submit(await browser.get(`/clients/${clientId}`), 'Delete client', {}, { origin: 'https://evil.example' });
+    const crossSite = await browser.submit(
+      await browser.get(`/clients/${clientId}`),
+      'Delete client',
+      {},
+      { origin: 'https://evil.example' },
+    );
     t.equal(crossSite.status, 403, 'nor from another site');
     t.ok(await app.clients.get(clientId));
 

@@ -22,7 +22,19 @@ function start(env: Record<string, string>): Promise<{ code: number | null; stde
 
 t.test('defaults', async (t) => {
   const config = loadConfig({});
-  t.match(config, { port: 5000, host: '127.0.0.1', issuer: 'http://127.0.0.1:5000', databaseUrl: undefined, accessTokenTtl: 3600, refreshTokenTtl: 1209600, trustProxy: false, logLevel: 'info', tokenRateLimit: 0, workers: 1, implicitGrant: true });
+  t.match(config, {
+    port: 5000,
+    host: '127.0.0.1',
+    issuer: 'http://127.0.0.1:5000',
+    databaseUrl: undefined,
+    accessTokenTtl: 3600,
+    refreshTokenTtl: 1209600,
+    trustProxy: false,
+    logLevel: 'info',
+    tokenRateLimit: 0,
+    workers: 1,
+    implicitGrant: true,
+  });
   t.equal(loadConfig({ PORT: '8080' }).issuer, 'http://127.0.0.1:8080', 'the issuer follows PORT');
   t.equal(loadConfig({ ISSUER: 'https://auth.example.com/' }).issuer, 'https://auth.example.com');
   t.ok(loadConfig({ WORKERS: 'auto' }).workers >= 1);

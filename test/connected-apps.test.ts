@@ -19,9 +19,15 @@ t.test('connected apps', async (t) => {
     });
 
   /** A person who signs in through an authorization of `client`, allows it, and gets tokens. */
-  async function allow(browser: BrowserSession, client: { clientId: string; clientSecret: string | undefined }, user: { username: string; password: string }) {
+  async function allow(
+    browser: BrowserSession,
+    client: { clientId: string; clientSecret: string | undefined },
+    user: { username: string; password: string },
+  ) {
     const login = await browser.get(authorizePath(client.clientId));
-    const consent = browser.hasButton(login, 'Sign in') ? await browser.submit(login, 'Sign in', { Username: user.username, Password: user.password }) : login;
+    const consent = browser.hasButton(login, 'Sign in')
+      ? await browser.submit(login, 'Sign in', { Username: user.username, Password: user.password })
+      : login;
     const back = landing(await browser.submit(consent, 'Allow'));
     const tokens = await exchangeCode(url, client, back.params.get('code')!);
     if (tokens.status !== 200) throw new Error(`code exchange failed: ${JSON.stringify(tokens.body)}`);
@@ -97,7 +103,12 @@ t.test('connected apps', async (t) => {
 
   t.test('access given through the password grant is listed and revoked too', async (t) => {
     const user = await createUser(app);
-    const client = await createClient(app, { client_name: 'Password app', grant_types: ['password', 'refresh_token'], response_types: [], redirect_uris: [] });
+    const client = await createClient(app, {
+      client_name: 'Password app',
+      grant_types: ['password', 'refresh_token'],
+      response_types: [],
+      redirect_uris: [],
+    });
     const issued = await token(url, client, { grant_type: 'password', username: user.username, password: user.password, scope: 'profile' });
     t.equal(issued.status, 200);
     const browser = new BrowserSession(url);

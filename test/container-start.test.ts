@@ -36,7 +36,9 @@ const dockerfile = instructions(await readFile(join(ROOT, 'Dockerfile'), 'utf8')
 const finalStage = dockerfile.slice(dockerfile.map((i) => i.op).lastIndexOf('FROM'));
 const healthcheck = finalStage.find((i) => i.op === 'HEALTHCHECK')?.args ?? '';
 /** `npm start`, word by word: the image runs the server the same way. */
-const startCommand = (JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.trim().split(/\s+/);
+const startCommand = (JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
+  .trim()
+  .split(/\s+/);
 const healthcheckCommand = JSON.parse(healthcheck.slice(healthcheck.indexOf('CMD') + 3)) as string[];
 
 t.test('Dockerfile', async (t) => {
@@ -44,27 +46,60 @@ t.test('Dockerfile', async (t) => {
   t.ok(froms.length >= 2, 'multi-stage');
   for (const from of froms) t.match(from, /^node:24(\.\d+)*-(slim|bookworm-slim)\b/, `Node 24 LTS slim base (${from})`);
   const build = dockerfile.slice(0, dockerfile.map((i) => i.op).lastIndexOf('FROM'));
-  t.ok(build.some((i) => i.op === 'RUN' && /npm ci\b/.test(i.args)), 'the build stage installs with npm ci');
-  t.ok(build.some((i) => i.op === 'RUN' && /npm run build/.test(i.args)), 'and compiles');
-  t.ok(finalStage.some((i) => i.op === 'RUN' && /npm ci .*--omit=dev/.test(i.args)), 'the final stage installs production dependencies only');
-  for (const dir of ['dist', 'db', 'views']) t.ok(finalStage.some((i) => i.op === 'COPY' && new RegExp(`\\b${dir}\\b`).test(i.args)), `copies ${dir}/`);
+  t.ok(
+    build.some((i) => i.op === 'RUN' && /npm ci\b/.test(i.args)),
+    'the build stage installs with npm ci',
+  );
+  t.ok(
+    build.some((i) => i.op === 'RUN' && /npm run build/.test(i.args)),
+    'and compiles',
+  );
+  t.ok(
+    finalStage.some((i) => i.op === 'RUN' && /npm ci .*--omit=dev/.test(i.args)),
+    'the final stage installs production dependencies only',
+  );
+  for (const dir of ['dist', 'db', 'views'])
+    t.ok(
+      finalStage.some((i) => i.op === 'COPY' && new RegExp(`\\b${dir}\\b`).test(i.args)),
+      `copies ${dir}/`,
+    );
   const user = finalStage.filter((i) => i.op === 'USER').at(-1)?.args;
   t.ok(user && !/^(root|0)(:|$)/.test(user), `runs as a non-root user (${user})`);
-  const env = finalStage.filter((i) => i.op === 'ENV').map((i) => i.args).join(' ');
+  const env = finalStage
+    .filter((i) => i.op === 'ENV')
+    .map((i) => i.args)
+    .join(' ');
   t.match(env, /HOST=0\.0\.0\.0/);
   t.match(env, /NODE_ENV=production/);
   t.match(env, /MALLOC_ARENA_MAX=2/, 'two malloc arenas: memory held by idle threads stays bounded');
-  t.ok(finalStage.some((i) => i.op === 'EXPOSE' && /\b5000\b/.test(i.args)), 'EXPOSE 5000');
+  t.ok(
+    finalStage.some((i) => i.op === 'EXPOSE' && /\b5000\b/.test(i.args)),
+    'EXPOSE 5000',
+  );
   t.match(healthcheck, /CMD \[/, 'HEALTHCHECK in exec form');
   t.match(healthcheckCommand.join(' '), /\/healthz/, 'HEALTHCHECK asks /healthz');
-  t.same(JSON.parse(finalStage.find((i) => i.op === 'CMD')?.args ?? 'null'), startCommand, 'CMD in exec form (node gets the signals), the command of npm start');
+  t.same(
+    JSON.parse(finalStage.find((i) => i.op === 'CMD')?.args ?? 'null'),
+    startCommand,
+    'CMD in exec form (node gets the signals), the command of npm start',
+  );
   const ignore = (await readFile(join(ROOT, '.dockerignore'), 'utf8')).split('\n').map((l) => l.trim());
   for (const entry of ['node_modules', '.git', 'dist', 'data']) t.ok(ignore.includes(entry), `.dockerignore leaves out ${entry}`);
 });
 
 t.test('docker-compose.yml', async (t) => {
   const compose = parseYaml(await readFile(join(ROOT, 'docker-compose.yml'), 'utf8')) as {
-    services: Record<string, { image?: string; build?: unknown; environment?: Record<string, string>; healthcheck?: { test: string[] }; volumes?: string[]; depends_on?: Record<string, { condition: string }> }>;
+    services: Record<
+      string,
+      {
+        image?: string;
+        build?: unknown;
+        environment?: Record<string, string>;
+        healthcheck?: { test: string[] };
+        volumes?: string[];
+        depends_on?: Record<string, { condition: string }>;
+      }
+    >;
     volumes?: Record<string, unknown>;
   };
   const db = compose.services.db!;
@@ -98,7 +133,19 @@ t.test("the image's start command on the image's layout, with a fresh database",
   const app = await mkdtemp(join(tmpdir(), 'latchkey-image-'));
   t.teardown(() => rm(app, { recursive: true, force: true }));
   // As the build stage: npm run build (here into the image's layout, not the work tree's dist/).
-  await run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(app, 'dist'), '--tsBuildInfoFile', join(app, '.tsbuildinfo')], { cwd: ROOT }).catch((err: { stdout?: string }) => {
+  await run(
+    process.execPath,
+    [
+      join(ROOT, 'node_modules/typescript/bin/tsc'),
+      '-p',
+      join(ROOT, 'tsconfig.build.json'),
+      '--outDir',
+      join(app, 'dist'),
+      '--tsBuildInfoFile',
+      join(app, '.tsbuildinfo'),
+    ],
+    { cwd: ROOT },
+  ).catch((err: { stdout?: string }) => {
     t.comment(`tsc reported problems (the work tree may hold others' unfinished changes):\n${err.stdout?.slice(0, 2000)}`);
   });
   // As the final stage: COPY dist, db, views and package.json; production node_modules.
@@ -123,13 +170,18 @@ t.test("the image's start command on the image's layout, with a fresh database",
     env: { NODE_ENV: 'production', HOST: '0.0.0.0', PORT: String(port), DATA_DIR: join(app, 'data') },
   });
   t.equal((await fetch(`${server.url}/readyz`)).status, 200, 'ready: the database answers');
-  const discovery = (await (await fetch(`${server.url}/.well-known/openid-configuration`)).json()) as { issuer: string; token_endpoint: string };
+  const discovery = (await (await fetch(`${server.url}/.well-known/openid-configuration`)).json()) as {
+    issuer: string;
+    token_endpoint: string;
+  };
   t.equal(discovery.issuer, `http://127.0.0.1:${port}`);
   t.equal(discovery.token_endpoint, `http://127.0.0.1:${port}/oauth/token`);
   t.equal((await fetch(`${server.url}/`)).status, 200, 'the home page renders (views/ found)');
   // Bound to 0.0.0.0, Fastify names every address it listens on (the test talks only to 127.0.0.1).
   const listening = [...server.output().matchAll(/"msg":"Server listening at http:\/\/([^:"]+):\d+"/g)].map((m) => m[1]);
-  const external = Object.values(networkInterfaces()).flat().filter((i) => i && !i.internal && i.family === 'IPv4').length;
+  const external = Object.values(networkInterfaces())
+    .flat()
+    .filter((i) => i && !i.internal && i.family === 'IPv4').length;
   t.ok(listening.includes('0.0.0.0') || listening.length > Math.min(1, external), `listening on every interface (${listening.join(', ')})`);
 
   const probe = await run(healthcheckCommand[0]!, healthcheckCommand.slice(1), { env: { ...process.env, PORT: String(port) } }).then(
@@ -146,7 +198,9 @@ t.test("the image's start command on the image's layout, with a fresh database",
   );
   t.equal(unhealthy, 1, 'and fails once the server is gone');
 
-  const database = fresh.databaseUrl ? await fresh.open() : await import('../src/db/connect.js').then((m) => m.openDatabase({ databaseUrl: undefined, dataDir: join(app, 'data') }));
+  const database = fresh.databaseUrl
+    ? await fresh.open()
+    : await import('../src/db/connect.js').then((m) => m.openDatabase({ databaseUrl: undefined, dataDir: join(app, 'data') }));
   t.teardown(() => database.close());
   const applied = (await database.db.selectFrom('schema_migrations').select('name').execute()).map((r) => r.name).sort();
   const files = (await readdir(join(ROOT, 'db/migrations'))).filter((f) => /^\d{4}_[\w-]+\.sql$/.test(f)).sort();

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { DEVICE_CODE_GRANT } from '../src/clients/validate.js';
+import { DEVICE_CODE_GRANT } from '../src/oidc/client-metadata.js';
 import { BrowserSession, mainText } from './helpers/browser-session.js';
 import { CookieJar } from './helpers/cookie-jar.js';
 import { createClient, createUser } from './helpers/fixtures.js';
@@ -17,7 +17,12 @@ t.test('device authorization grant (RFC 8628)', async (t) => {
     response_types: [],
     redirect_uris: [],
   });
-  const authorize = () => post(`${url}/oauth/device/auth`, { scope: 'profile' }, { basicAuth: { id: tv.clientId, secret: tv.clientSecret }, encoding: 'urlencoded' });
+  const authorize = () =>
+    post(
+      `${url}/oauth/device/auth`,
+      { scope: 'profile' },
+      { basicAuth: { id: tv.clientId, secret: tv.clientSecret }, encoding: 'urlencoded' },
+    );
 
   t.test('discovery announces it', async (t) => {
     const disco = await discovery(url);
@@ -42,7 +47,11 @@ t.test('device authorization grant (RFC 8628)', async (t) => {
 
   t.test('a client not registered for it cannot start it', async (t) => {
     const seedClient = await createClient(app);
-    const res = await post(`${url}/oauth/device/auth`, { scope: 'profile' }, { basicAuth: { id: seedClient.clientId, secret: seedClient.clientSecret }, encoding: 'urlencoded' });
+    const res = await post(
+      `${url}/oauth/device/auth`,
+      { scope: 'profile' },
+      { basicAuth: { id: seedClient.clientId, secret: seedClient.clientSecret }, encoding: 'urlencoded' },
+    );
     t.equal(res.status, 400);
     t.notOk(res.body.device_code);
   });
@@ -88,7 +97,11 @@ t.test('device authorization grant (RFC 8628)', async (t) => {
     t.equal(input.status, 200);
     const confirm = await browser.post('/oauth/device', { xsrf: hidden(input.html, 'xsrf')!, user_code: body.user_code });
     t.match(mainText(confirm), 'Connect Living-room TV?');
-    const login = await browser.post('/oauth/device', { xsrf: hidden(confirm.html, 'xsrf')!, user_code: hidden(confirm.html, 'user_code')!, confirm: 'yes' });
+    const login = await browser.post('/oauth/device', {
+      xsrf: hidden(confirm.html, 'xsrf')!,
+      user_code: hidden(confirm.html, 'user_code')!,
+      confirm: 'yes',
+    });
     t.ok(browser.hasButton(login, 'Sign in'), 'on to the sign-in page');
 
     const done = await signInAndConsent(browser, login, user, { consent: 'Allow' });

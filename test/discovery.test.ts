@@ -28,7 +28,10 @@ t.test('discovery and RFC 8414 metadata', async (t) => {
   t.same(oidc.code_challenge_methods_supported, ['S256']);
   t.same([...oidc.scopes_supported].sort(), ['email', 'offline_access', 'openid', 'profile']);
   for (const list of ['id_token_signing_alg_values_supported', 'token_endpoint_auth_signing_alg_values_supported']) {
-    t.notOk(oidc[list].some((alg: string) => alg.startsWith('HS') || alg === 'none'), `${list} has no HS* or none`);
+    t.notOk(
+      oidc[list].some((alg: string) => alg.startsWith('HS') || alg === 'none'),
+      `${list} has no HS* or none`,
+    );
   }
   t.notOk(oidc.token_endpoint_auth_methods_supported.includes('client_secret_jwt'));
 });

@@ -19,7 +19,12 @@ t.test(`kill -9 loses no acknowledged token (${onPostgres ? 'PostgreSQL' : 'embe
   const refreshTokens: string[] = [];
   // Issued one after another up to the moment of the kill: the last answer is the last acknowledgement.
   for (let i = 0; i < 6; i++) {
-    const res = await token(first.url, client, { grant_type: 'password', username: user.username, password: user.password, scope: 'profile' });
+    const res = await token(first.url, client, {
+      grant_type: 'password',
+      username: user.username,
+      password: user.password,
+      scope: 'profile',
+    });
     t.equal(res.status, 200, 'password grant answered');
     accessTokens.push(res.body.access_token);
     refreshTokens.push(res.body.refresh_token);

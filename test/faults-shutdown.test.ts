@@ -29,7 +29,12 @@ t.test('SIGTERM lets every request in flight finish', async (t) => {
     try {
       const res =
         i % 3 === 0
-          ? await token(server.url, client, { grant_type: 'password', username: user.username, password: user.password, scope: 'profile' }, 'urlencoded')
+          ? await token(
+              server.url,
+              client,
+              { grant_type: 'password', username: user.username, password: user.password, scope: 'profile' },
+              'urlencoded',
+            )
           : await token(server.url, client, { grant_type: 'client_credentials' }, 'urlencoded');
       outcomes.push(res.status === 200 && res.body.access_token ? 200 : res.status);
       if (res.headers.get('connection') === 'close') closing++;

@@ -15,7 +15,7 @@ t.test('client credentials', async (t) => {
 
   t.ok((await discovery(url)).grant_types_supported.includes('client_credentials'), 'discovery lists it');
 
-  t.test('an opaque token with the client\'s scope, never a refresh token', async (t) => {
+  t.test("an opaque token with the client's scope, never a refresh token", async (t) => {
     const res = await token(url, machine, { grant_type: 'client_credentials', scope: 'profile' });
     t.equal(res.status, 200);
     t.same(Object.keys(res.body), ['access_token', 'expires_in', 'scope', 'token_type']);

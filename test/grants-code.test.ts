@@ -10,9 +10,13 @@ t.test('authorization code', async (t) => {
   const user = await createUser(app);
   const seedClient = await createClient(app);
 
-  t.test('the seeds\' request: no redirect_uri, no PKCE, a stray scope at the exchange', async (t) => {
+  t.test("the Authlib example's request: no redirect_uri, no PKCE, a stray scope at the exchange", async (t) => {
     const browser = new BrowserSession(url);
-    const page = await signInAndConsent(browser, `${url}/oauth/authorize?response_type=code&client_id=${seedClient.clientId}&scope=profile`, user);
+    const page = await signInAndConsent(
+      browser,
+      `${url}/oauth/authorize?response_type=code&client_id=${seedClient.clientId}&scope=profile`,
+      user,
+    );
     const back = returned(page);
     t.equal(`${back.origin}${back.pathname}`, 'https://authlib.org/', 'back at the one registered redirect URI');
     const code = back.searchParams.get('code');
@@ -21,7 +25,11 @@ t.test('authorization code', async (t) => {
 
     const res = await token(url, seedClient, { grant_type: 'authorization_code', scope: 'profile', code: code! });
     t.equal(res.status, 200);
-    t.same(Object.keys(res.body), ['access_token', 'expires_in', 'refresh_token', 'scope', 'token_type'], 'seed 000\'s fields, plus the refresh token the client may use');
+    t.same(
+      Object.keys(res.body),
+      ['access_token', 'expires_in', 'refresh_token', 'scope', 'token_type'],
+      "the Authlib example's fields, plus the refresh token the client may use",
+    );
     t.equal(res.body.scope, 'profile');
     t.equal(res.body.token_type, 'Bearer');
     t.notOk(res.body.id_token, 'no openid, no ID token');
@@ -47,32 +55,59 @@ t.test('authorization code', async (t) => {
     const code = await codeFor(url, user, { client_id: noRefresh.clientId, scope: 'profile' });
     const res = await token(url, noRefresh, { grant_type: 'authorization_code', code });
     t.equal(res.status, 200);
-    t.same(Object.keys(res.body), ['access_token', 'expires_in', 'scope', 'token_type'], 'exactly seed 000\'s code response');
+    t.same(Object.keys(res.body), ['access_token', 'expires_in', 'scope', 'token_type'], "exactly the Authlib example's code response");
   });
 
   t.test('client_secret_post', async (t) => {
     const postClient = await createClient(app, { token_endpoint_auth_method: 'client_secret_post' });
     const code = await codeFor(url, user, { client_id: postClient.clientId, scope: 'profile' });
-    const res = await post(`${url}/oauth/token`, { grant_type: 'authorization_code', code, client_id: postClient.clientId, client_secret: postClient.clientSecret! });
+    const res = await post(`${url}/oauth/token`, {
+      grant_type: 'authorization_code',
+      code,
+      client_id: postClient.clientId,
+      client_secret: postClient.clientSecret!,
+    });
     t.equal(res.status, 200);
     t.ok(res.body.access_token);
   });
 
   t.test('a public client (auth method none) with PKCE S256', async (t) => {
-    const spa = await createClient(app, { redirect_uris: ['https://spa.example/cb'], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'] });
+    const spa = await createClient(app, {
+      redirect_uris: ['https://spa.example/cb'],
+      token_endpoint_auth_method: 'none',
+      grant_types: ['authorization_code', 'refresh_token'],
+    });
     const { verifier, challenge } = pkce();
-    const code = await codeFor(url, user, { client_id: spa.clientId, scope: 'profile', code_challenge: challenge, code_challenge_method: 'S256' });
-    const res = await post(`${url}/oauth/token`, { grant_type: 'authorization_code', code, client_id: spa.clientId, code_verifier: verifier }, { encoding: 'urlencoded' });
+    const code = await codeFor(url, user, {
+      client_id: spa.clientId,
+      scope: 'profile',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    });
+    const res = await post(
+      `${url}/oauth/token`,
+      { grant_type: 'authorization_code', code, client_id: spa.clientId, code_verifier: verifier },
+      { encoding: 'urlencoded' },
+    );
     t.equal(res.status, 200);
     t.ok(res.body.refresh_token);
     t.equal((await apiMe(url, res.body.access_token)).status, 200);
-    const refreshed = await post(`${url}/oauth/token`, { grant_type: 'refresh_token', refresh_token: res.body.refresh_token, client_id: spa.clientId }, { encoding: 'urlencoded' });
+    const refreshed = await post(
+      `${url}/oauth/token`,
+      { grant_type: 'refresh_token', refresh_token: res.body.refresh_token, client_id: spa.clientId },
+      { encoding: 'urlencoded' },
+    );
     t.equal(refreshed.status, 200, 'and refreshes without a secret');
   });
 
   t.test('PKCE is optional for a confidential client, and binding once used', async (t) => {
     const { verifier, challenge } = pkce();
-    const code = await codeFor(url, user, { client_id: seedClient.clientId, scope: 'profile', code_challenge: challenge, code_challenge_method: 'S256' });
+    const code = await codeFor(url, user, {
+      client_id: seedClient.clientId,
+      scope: 'profile',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    });
     const res = await token(url, seedClient, { grant_type: 'authorization_code', code, code_verifier: verifier });
     t.equal(res.status, 200);
   });
@@ -90,7 +125,12 @@ t.test('authorization code', async (t) => {
   t.test('Deny sends access_denied back to the client', async (t) => {
     const notYetAllowed = await createClient(app);
     const browser = new BrowserSession(url);
-    const page = await signInAndConsent(browser, authorizeUrl(url, { response_type: 'code', client_id: notYetAllowed.clientId, scope: 'profile', state: 'st' }), user, { consent: 'Deny' });
+    const page = await signInAndConsent(
+      browser,
+      authorizeUrl(url, { response_type: 'code', client_id: notYetAllowed.clientId, scope: 'profile', state: 'st' }),
+      user,
+      { consent: 'Deny' },
+    );
     const back = returned(page);
     t.equal(back.searchParams.get('error'), 'access_denied');
     t.equal(back.searchParams.get('state'), 'st');

@@ -7,8 +7,9 @@ import { startServer } from './helpers/server.js';
 /** A hand-built multipart body, so that the test controls every byte (files, sizes). */
 function multipart(parts: { name: string; value: string; filename?: string }[]) {
   const boundary = `----latchkey${Math.random().toString(16).slice(2)}`;
-  const chunks = parts.map(({ name, value, filename }) =>
-    `--${boundary}\r\nContent-Disposition: form-data; name="${name}"${filename ? `; filename="${filename}"\r\nContent-Type: text/plain` : ''}\r\n\r\n${value}\r\n`,
+  const chunks = parts.map(
+    ({ name, value, filename }) =>
+      `--${boundary}\r\nContent-Disposition: form-data; name="${name}"${filename ? `; filename="${filename}"\r\nContent-Type: text/plain` : ''}\r\n\r\n${value}\r\n`,
   );
   return { body: `${chunks.join('')}--${boundary}--\r\n`, type: `multipart/form-data; boundary=${boundary}` };
 }
@@ -27,7 +28,11 @@ t.test('multipart/form-data (curl -F) at the token, revocation and introspection
 
   t.test('all three accept multipart and urlencoded alike', async (t) => {
     for (const encoding of ['multipart', 'urlencoded'] as const) {
-      const issued = await post(`${url}/oauth/token`, { grant_type: 'password', username: user.username, password: user.password, scope: 'profile' }, { basicAuth: auth, encoding });
+      const issued = await post(
+        `${url}/oauth/token`,
+        { grant_type: 'password', username: user.username, password: user.password, scope: 'profile' },
+        { basicAuth: auth, encoding },
+      );
       t.equal(issued.status, 200, `${encoding} token`);
       const intro = await post(`${url}/oauth/introspect`, { token: issued.body.access_token }, { basicAuth: auth, encoding });
       t.equal(intro.body.active, true, `${encoding} introspection`);
@@ -40,13 +45,16 @@ t.test('multipart/form-data (curl -F) at the token, revocation and introspection
 
   t.test('a file part is refused with 400', async (t) => {
     for (const path of ['/oauth/token', '/oauth/revoke', '/oauth/introspect']) {
-      const res = await send(path, multipart([
-        { name: 'grant_type', value: 'password' },
-        { name: 'username', value: user.username },
-        { name: 'password', value: user.password },
-        { name: 'token', value: 'x' },
-        { name: 'upload', value: 'hello', filename: 'hello.txt' },
-      ]));
+      const res = await send(
+        path,
+        multipart([
+          { name: 'grant_type', value: 'password' },
+          { name: 'username', value: user.username },
+          { name: 'password', value: user.password },
+          { name: 'token', value: 'x' },
+          { name: 'upload', value: 'hello', filename: 'hello.txt' },
+        ]),
+      );
       t.equal(res.status, 400, path);
       const body = await json(res);
       t.equal(body.error, 'invalid_request');
@@ -55,7 +63,10 @@ t.test('multipart/form-data (curl -F) at the token, revocation and introspection
   });
 
   t.test('an oversized body is refused with 413, declared or streamed', async (t) => {
-    const big = multipart([{ name: 'grant_type', value: 'password' }, { name: 'padding', value: 'x'.repeat(200 * 1024) }]);
+    const big = multipart([
+      { name: 'grant_type', value: 'password' },
+      { name: 'padding', value: 'x'.repeat(200 * 1024) },
+    ]);
     const res = await send('/oauth/token', big);
     t.equal(res.status, 413);
     t.equal((await json(res)).error, 'invalid_request');
@@ -76,7 +87,11 @@ t.test('multipart/form-data (curl -F) at the token, revocation and introspection
 
     const urlencoded = await fetch(`${url}/oauth/token`, {
       method: 'POST',
-      headers: { authorization: basic(client.clientId, client.clientSecret!), 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      headers: {
+        authorization: basic(client.clientId, client.clientSecret!),
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+      },
       body: `grant_type=password&padding=${'x'.repeat(200 * 1024)}`,
     });
     t.equal(urlencoded.status, 413, 'an oversized urlencoded body as well');
@@ -85,20 +100,27 @@ t.test('multipart/form-data (curl -F) at the token, revocation and introspection
   t.test('a malformed multipart body is a 400, not a 500', async (t) => {
     const res = await fetch(`${url}/oauth/token`, {
       method: 'POST',
-      headers: { authorization: basic(client.clientId, client.clientSecret!), 'content-type': 'multipart/form-data', accept: 'application/json' },
+      headers: {
+        authorization: basic(client.clientId, client.clientSecret!),
+        'content-type': 'multipart/form-data',
+        accept: 'application/json',
+      },
       body: 'not multipart at all',
     });
     t.equal(res.status, 400);
   });
 
   t.test('a repeated parameter is refused, as in urlencoded bodies', async (t) => {
-    const res = await send('/oauth/token', multipart([
-      { name: 'grant_type', value: 'password' },
-      { name: 'username', value: user.username },
-      { name: 'password', value: user.password },
-      { name: 'scope', value: 'profile' },
-      { name: 'scope', value: 'openid' },
-    ]));
+    const res = await send(
+      '/oauth/token',
+      multipart([
+        { name: 'grant_type', value: 'password' },
+        { name: 'username', value: user.username },
+        { name: 'password', value: user.password },
+        { name: 'scope', value: 'profile' },
+        { name: 'scope', value: 'openid' },
+      ]),
+    );
     t.equal(res.status, 400);
     t.equal((await json(res)).error, 'invalid_request');
   });

@@ -1,11 +1,11 @@
 import t from 'tap';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { sha256 } from '../src/oidc/hash.js';
+import { sha256 } from '../src/crypto/hash.js';
 import { createClient, createUser } from './helpers/fixtures.js';
 import { apiMe, discovery, passwordGrant, post, token } from './helpers/oauth.js';
 import { startServer } from './helpers/server.js';
 
-t.test('the password grant, as the seeds show it', async (t) => {
+t.test('the password grant, as the Authlib example shows it', async (t) => {
   const { url, app } = await startServer(t);
   const user = await createUser(app);
   const client = await createClient(app);
@@ -13,10 +13,14 @@ t.test('the password grant, as the seeds show it', async (t) => {
   const disco = await discovery(url);
   t.ok(disco.grant_types_supported.includes('password'), 'discovery lists the password grant');
 
-  t.test('answers the seeds\' fields and a refresh token (the client may refresh)', async (t) => {
+  t.test("answers the Authlib example's fields and a refresh token (the client may refresh)", async (t) => {
     const res = await passwordGrant(url, client, user.username, user.password);
     t.equal(res.status, 200);
-    t.same(Object.keys(res.body), ['access_token', 'expires_in', 'refresh_token', 'scope', 'token_type'], 'exactly the seed 000 fields, in its order');
+    t.same(
+      Object.keys(res.body),
+      ['access_token', 'expires_in', 'refresh_token', 'scope', 'token_type'],
+      "exactly the Authlib example's fields, in its order",
+    );
     t.equal(res.body.token_type, 'Bearer');
     t.equal(res.body.scope, 'profile');
     t.equal(res.body.expires_in, 3600);
@@ -36,23 +40,31 @@ t.test('the password grant, as the seeds show it', async (t) => {
 
   t.test('client_secret_post works as well as client_secret_basic', async (t) => {
     const postClient = await createClient(app, { token_endpoint_auth_method: 'client_secret_post' });
-    const res = await post(`${url}/oauth/token`, {
-      grant_type: 'password',
-      username: user.username,
-      password: user.password,
-      scope: 'profile',
-      client_id: postClient.clientId,
-      client_secret: postClient.clientSecret!,
-    }, { encoding: 'urlencoded' });
+    const res = await post(
+      `${url}/oauth/token`,
+      {
+        grant_type: 'password',
+        username: user.username,
+        password: user.password,
+        scope: 'profile',
+        client_id: postClient.clientId,
+        client_secret: postClient.clientSecret!,
+      },
+      { encoding: 'urlencoded' },
+    );
     t.equal(res.status, 200);
     t.equal(res.body.scope, 'profile');
-    const wrongSecret = await post(`${url}/oauth/token`, {
-      grant_type: 'password',
-      username: user.username,
-      password: user.password,
-      client_id: postClient.clientId,
-      client_secret: 'not-the-secret',
-    }, { encoding: 'urlencoded' });
+    const wrongSecret = await post(
+      `${url}/oauth/token`,
+      {
+        grant_type: 'password',
+        username: user.username,
+        password: user.password,
+        client_id: postClient.clientId,
+        client_secret: 'not-the-secret',
+      },
+      { encoding: 'urlencoded' },
+    );
     t.equal(wrongSecret.status, 401);
     t.equal(wrongSecret.body.error, 'invalid_client');
   });
@@ -103,20 +115,31 @@ t.test('the password grant, as the seeds show it', async (t) => {
   t.test('a public client may never use it, even if its registration said so', async (t) => {
     // Registration refuses this combination; the grant refuses it again, should a row ever hold it.
     const publicClient = await createClient(app, { token_endpoint_auth_method: 'none', grant_types: ['authorization_code'] });
-    const stored = (await app.db.selectFrom('oidc_payloads').select('payload').where('model', '=', 'Client').where('key', '=', sha256(publicClient.clientId)).executeTakeFirstOrThrow()).payload;
+    const stored = (
+      await app.db
+        .selectFrom('oidc_payloads')
+        .select('payload')
+        .where('model', '=', 'Client')
+        .where('key', '=', sha256(publicClient.clientId))
+        .executeTakeFirstOrThrow()
+    ).payload;
     await app.db
       .updateTable('oidc_payloads')
       .set({ payload: JSON.stringify({ ...stored, grant_types: ['authorization_code', 'password'] }) })
       .where('model', '=', 'Client')
       .where('key', '=', sha256(publicClient.clientId))
       .execute();
-    const res = await post(`${url}/oauth/token`, { grant_type: 'password', username: user.username, password: user.password, client_id: publicClient.clientId }, { encoding: 'urlencoded' });
+    const res = await post(
+      `${url}/oauth/token`,
+      { grant_type: 'password', username: user.username, password: user.password, client_id: publicClient.clientId },
+      { encoding: 'urlencoded' },
+    );
     t.equal(res.status, 400);
     t.equal(res.body.error, 'unauthorized_client');
     t.notOk(res.body.access_token);
   });
 
-  t.test('scopes are filtered to the client\'s and to known ones', async (t) => {
+  t.test("scopes are filtered to the client's and to known ones", async (t) => {
     const wider = await passwordGrant(url, client, user.username, user.password, 'profile email openid made-up');
     t.equal(wider.status, 200);
     t.equal(wider.body.scope, 'profile', 'only what the client may have');
@@ -128,7 +151,7 @@ t.test('the password grant, as the seeds show it', async (t) => {
 
     const omitted = await passwordGrant(url, client, user.username, user.password, '');
     t.equal(omitted.status, 200);
-    t.equal(omitted.body.scope, 'profile', 'no scope asked: the client\'s registered scope');
+    t.equal(omitted.body.scope, 'profile', "no scope asked: the client's registered scope");
   });
 
   t.test('openid brings an ID token verifiable against the JWKS', async (t) => {
@@ -149,10 +172,18 @@ t.test('the password grant, as the seeds show it', async (t) => {
 
   t.test('the tokens are stored: introspection knows them and their person', async (t) => {
     const res = await passwordGrant(url, client, user.username, user.password);
-    const intro = await post(`${url}/oauth/introspect`, { token: res.body.access_token }, { basicAuth: { id: client.clientId, secret: client.clientSecret } });
+    const intro = await post(
+      `${url}/oauth/introspect`,
+      { token: res.body.access_token },
+      { basicAuth: { id: client.clientId, secret: client.clientSecret } },
+    );
     t.equal(intro.status, 200);
     t.match(intro.body, { active: true, client_id: client.clientId, sub: String(user.id), scope: 'profile', token_type: 'Bearer' });
-    const rt = await post(`${url}/oauth/introspect`, { token: res.body.refresh_token }, { basicAuth: { id: client.clientId, secret: client.clientSecret } });
+    const rt = await post(
+      `${url}/oauth/introspect`,
+      { token: res.body.refresh_token },
+      { basicAuth: { id: client.clientId, secret: client.clientSecret } },
+    );
     t.match(rt.body, { active: true, client_id: client.clientId, sub: String(user.id), scope: 'profile' });
   });
 });
@@ -182,7 +213,10 @@ t.test('credential guessing: 10 failures per username in 15 minutes, then 429 wi
   const other = await passwordGrant(url, client, bystander.username, bystander.password);
   t.equal(other.status, 200, 'another username is not affected');
 
-  await app.db.updateTable('credential_failures').set({ window_start: new Date(Date.now() - 16 * 60 * 1000) }).execute();
+  await app.db
+    .updateTable('credential_failures')
+    .set({ window_start: new Date(Date.now() - 16 * 60 * 1000) })
+    .execute();
   const later = await passwordGrant(url, client, user.username, user.password);
   t.equal(later.status, 200, 'once the window has passed, the right password works again');
 });

@@ -58,7 +58,11 @@ t.test('refresh tokens', async (t) => {
     const res = await post(`${url}/oauth/token`, { grant_type: 'refresh_token', refresh_token: mine.refresh_token });
     t.equal(res.status, 400);
     t.equal(res.body.error, 'invalid_request');
-    const wrong = await token(url, { clientId: client.clientId, clientSecret: 'wrong' }, { grant_type: 'refresh_token', refresh_token: mine.refresh_token });
+    const wrong = await token(
+      url,
+      { clientId: client.clientId, clientSecret: 'wrong' },
+      { grant_type: 'refresh_token', refresh_token: mine.refresh_token },
+    );
     t.equal(wrong.status, 401);
     t.equal(wrong.body.error, 'invalid_client');
   });
@@ -70,7 +74,11 @@ t.test('refresh tokens', async (t) => {
     t.equal(narrower.status, 200);
     t.equal(narrower.body.scope, 'profile');
     t.notOk(narrower.body.id_token, 'no ID token without openid');
-    const wider = await token(url, wide, { grant_type: 'refresh_token', refresh_token: narrower.body.refresh_token, scope: 'profile email' });
+    const wider = await token(url, wide, {
+      grant_type: 'refresh_token',
+      refresh_token: narrower.body.refresh_token,
+      scope: 'profile email',
+    });
     t.equal(wider.status, 400);
     t.equal(wider.body.error, 'invalid_scope');
   });

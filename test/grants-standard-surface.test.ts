@@ -16,12 +16,27 @@ t.test('introspection, revocation, userinfo, logout and metadata', async (t) => 
 
   t.test('introspection (RFC 7662)', async (t) => {
     const tokens = await issue();
-    const active = await post(`${url}/oauth/introspect`, { token: tokens.access_token, token_type_hint: 'access_token' }, { basicAuth: auth });
+    const active = await post(
+      `${url}/oauth/introspect`,
+      { token: tokens.access_token, token_type_hint: 'access_token' },
+      { basicAuth: auth },
+    );
     t.equal(active.status, 200);
-    t.match(active.body, { active: true, client_id: client.clientId, sub: String(user.id), scope: 'openid profile', token_type: 'Bearer', iss: url });
+    t.match(active.body, {
+      active: true,
+      client_id: client.clientId,
+      sub: String(user.id),
+      scope: 'openid profile',
+      token_type: 'Bearer',
+      iss: url,
+    });
     t.ok(active.body.exp > Date.now() / 1000, 'exp is in the future');
 
-    const wrongHint = await post(`${url}/oauth/introspect`, { token: tokens.access_token, token_type_hint: 'refresh_token' }, { basicAuth: auth });
+    const wrongHint = await post(
+      `${url}/oauth/introspect`,
+      { token: tokens.access_token, token_type_hint: 'refresh_token' },
+      { basicAuth: auth },
+    );
     t.equal(wrongHint.body.active, true, 'a wrong hint only slows the lookup');
 
     const byResourceServer = await post(`${url}/oauth/introspect`, { token: tokens.access_token }, { basicAuth: otherAuth });
@@ -33,13 +48,20 @@ t.test('introspection, revocation, userinfo, logout and metadata', async (t) => 
     const anonymous = await post(`${url}/oauth/introspect`, { token: tokens.access_token });
     t.equal(anonymous.status, 400, 'client authentication is required');
     t.notOk(anonymous.body.active);
-    const badSecret = await post(`${url}/oauth/introspect`, { token: tokens.access_token }, { basicAuth: { id: client.clientId, secret: 'x' } });
+    const badSecret = await post(
+      `${url}/oauth/introspect`,
+      { token: tokens.access_token },
+      { basicAuth: { id: client.clientId, secret: 'x' } },
+    );
     t.equal(badSecret.status, 401);
   });
 
   t.test('a public client may introspect only its own tokens', async (t) => {
     const tokens = await issue();
-    const publicClient = await createClient(app, { token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'] });
+    const publicClient = await createClient(app, {
+      token_endpoint_auth_method: 'none',
+      grant_types: ['authorization_code', 'refresh_token'],
+    });
     const res = await post(`${url}/oauth/introspect`, { token: tokens.access_token, client_id: publicClient.clientId });
     t.equal(res.status, 200);
     t.same(res.body, { active: false });
@@ -55,10 +77,18 @@ t.test('introspection, revocation, userinfo, logout and metadata', async (t) => 
     const unknown = await post(`${url}/oauth/revoke`, { token: 'never-issued' }, { basicAuth: auth });
     t.equal(unknown.status, 200, 'an unknown token is "revoked" without a fuss');
 
-    const revokeRefresh = await post(`${url}/oauth/revoke`, { token: tokens.refresh_token, token_type_hint: 'refresh_token' }, { basicAuth: auth });
+    const revokeRefresh = await post(
+      `${url}/oauth/revoke`,
+      { token: tokens.refresh_token, token_type_hint: 'refresh_token' },
+      { basicAuth: auth },
+    );
     t.equal(revokeRefresh.status, 200);
     t.equal((await post(`${url}/oauth/introspect`, { token: tokens.refresh_token }, { basicAuth: auth })).body.active, false);
-    const refreshed = await post(`${url}/oauth/token`, { grant_type: 'refresh_token', refresh_token: tokens.refresh_token }, { basicAuth: auth });
+    const refreshed = await post(
+      `${url}/oauth/token`,
+      { grant_type: 'refresh_token', refresh_token: tokens.refresh_token },
+      { basicAuth: auth },
+    );
     t.equal(refreshed.body.error, 'invalid_grant');
 
     const anonymous = await post(`${url}/oauth/revoke`, { token: tokens.access_token });
@@ -109,10 +139,13 @@ t.test('introspection, revocation, userinfo, logout and metadata', async (t) => 
 
   t.test('logout never redirects to an unregistered post_logout_redirect_uri', async (t) => {
     const { id_token } = await issue('openid profile');
-    const res = await fetch(`${url}/oauth/logout?id_token_hint=${id_token}&post_logout_redirect_uri=${encodeURIComponent('https://evil.example/')}`, {
-      redirect: 'manual',
-      headers: { accept: 'text/html' },
-    });
+    const res = await fetch(
+      `${url}/oauth/logout?id_token_hint=${id_token}&post_logout_redirect_uri=${encodeURIComponent('https://evil.example/')}`,
+      {
+        redirect: 'manual',
+        headers: { accept: 'text/html' },
+      },
+    );
     t.equal(res.status, 400);
     t.notOk(res.headers.get('location'));
     t.match(await res.text(), /latchkey\.css/, 'an error page of ours');
@@ -140,7 +173,14 @@ t.test('introspection, revocation, userinfo, logout and metadata', async (t) => 
       t.same(oauth[field], oidc[field], field);
     }
     t.same(oidc.code_challenge_methods_supported, ['S256'], 'PKCE S256 only');
-    for (const grant of ['authorization_code', 'implicit', 'password', 'client_credentials', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code']) {
+    for (const grant of [
+      'authorization_code',
+      'implicit',
+      'password',
+      'client_credentials',
+      'refresh_token',
+      'urn:ietf:params:oauth:grant-type:device_code',
+    ]) {
       t.ok(oidc.grant_types_supported.includes(grant), `grant_types_supported has ${grant}`);
     }
     for (const type of ['code', 'token', 'id_token token']) t.ok(oidc.response_types_supported.includes(type), `response type ${type}`);

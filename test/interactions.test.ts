@@ -13,7 +13,12 @@ import { startServer } from './helpers/server.js';
 t.test('interactions', async (t) => {
   const { url, app } = await startServer(t);
   const codeClient = (name = 'Test client') =>
-    createClient(app, { client_name: name, redirect_uris: [REDIRECT_URI], scope: 'openid profile', grant_types: ['authorization_code', 'refresh_token'] });
+    createClient(app, {
+      client_name: name,
+      redirect_uris: [REDIRECT_URI],
+      scope: 'openid profile',
+      grant_types: ['authorization_code', 'refresh_token'],
+    });
 
   t.test('the code flow through login and consent, then a token for /api/me', async (t) => {
     const user = await createUser(app);
@@ -214,7 +219,12 @@ t.test('interactions', async (t) => {
     const login = await browser.get(authorizePath(client.clientId));
     const noToken = await browser.submit(login, 'Sign in', { Username: user.username, Password: user.password }, { without: ['_csrf'] });
     t.equal(noToken.status, 403);
-    const crossSite = await browser.submit(login, 'Sign in', { Username: user.username, Password: user.password }, { origin: 'https://evil.example' });
+    const crossSite = await browser.submit(
+      login,
+      'Sign in',
+      { Username: user.username, Password: user.password },
+      { origin: 'https://evil.example' },
+    );
     t.equal(crossSite.status, 403, 'a valid token from another origin is refused');
     const consent = await browser.submit(login, 'Sign in', { Username: user.username, Password: user.password });
     t.ok(browser.hasButton(consent, 'Allow'), 'the same form, sent properly, works');

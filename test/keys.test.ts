@@ -5,8 +5,7 @@ import { json } from './helpers/http.js';
 import { startServer } from './helpers/server.js';
 
 type Jwk = { kid: string; alg: string };
-const kids = async (url: string): Promise<string[]> =>
-  ((await json(fetch(`${url}/oauth/jwks`))).keys as Jwk[]).map((k) => k.kid).sort();
+const kids = async (url: string): Promise<string[]> => ((await json(fetch(`${url}/oauth/jwks`))).keys as Jwk[]).map((k) => k.kid).sort();
 
 t.test('keys survive a restart', async (t) => {
   const fresh = await freshDatabase(t);
@@ -18,13 +17,17 @@ t.test('keys survive a restart', async (t) => {
   t.same(await kids(second.url), before, 'the same kids after a restart');
 });
 
-t.test('two instances on one database publish the same JWKS', { skip: !onPostgres && 'the embedded database admits one process' }, async (t) => {
-  const fresh = await freshDatabase(t);
-  const [a, b] = await Promise.all([startServer(t, { fresh }), startServer(t, { fresh })]);
-  const aKids = await kids(a.url);
-  t.equal(aKids.length, 2, 'no duplicate keys from a concurrent first start');
-  t.same(await kids(b.url), aKids);
-});
+t.test(
+  'two instances on one database publish the same JWKS',
+  { skip: !onPostgres && 'the embedded database admits one process' },
+  async (t) => {
+    const fresh = await freshDatabase(t);
+    const [a, b] = await Promise.all([startServer(t, { fresh }), startServer(t, { fresh })]);
+    const aKids = await kids(a.url);
+    t.equal(aKids.length, 2, 'no duplicate keys from a concurrent first start');
+    t.same(await kids(b.url), aKids);
+  },
+);
 
 t.test('rotation adds a current key and keeps the previous one published', async (t) => {
   const fresh = await freshDatabase(t);
@@ -48,7 +51,11 @@ t.test('rotation adds a current key and keeps the previous one published', async
 
   await second.app.close();
   const again = await fresh.open();
-  await again.db.updateTable('signing_keys').set({ retire_at: new Date(Date.now() - 1000) }).where('kid', 'in', before).execute();
+  await again.db
+    .updateTable('signing_keys')
+    .set({ retire_at: new Date(Date.now() - 1000) })
+    .where('kid', 'in', before)
+    .execute();
   await again.close();
   const third = await startServer(t, { fresh });
   t.same(await kids(third.url), added.slice().sort(), 'a retired key is no longer published once its tokens have expired');

@@ -12,7 +12,10 @@ t.test('fresh, then re-run as a no-op', async (t) => {
   t.same(await migrate(database.db), await allMigrations(), 'every migration applied, in order');
   t.same(await migrate(database.db), [], 'nothing to do the second time');
   const recorded = await database.db.selectFrom('schema_migrations').select('name').orderBy('name').execute();
-  t.same(recorded.map((r) => r.name), await allMigrations());
+  t.same(
+    recorded.map((r) => r.name),
+    await allMigrations(),
+  );
 });
 
 t.test('two concurrent runners apply each migration once', async (t) => {

@@ -1,7 +1,7 @@
 import t from 'tap';
 import * as oidc from 'openid-client';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { DEVICE_CODE_GRANT } from '../src/clients/validate.js';
+import { DEVICE_CODE_GRANT } from '../src/oidc/client-metadata.js';
 import { BrowserSession, mainText } from './helpers/browser-session.js';
 import { createClient, createUser } from './helpers/fixtures.js';
 import { returned, signInAndConsent } from './helpers/grant-flows.js';
@@ -61,7 +61,12 @@ t.test('a real relying party: openid-client v6', async (t) => {
       state,
     });
     const callback = returned(await signInAndConsent(browser, authorizationUrl, user));
-    tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedNonce: nonce, expectedState: state, idTokenExpected: true });
+    tokens = await oidc.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier: verifier,
+      expectedNonce: nonce,
+      expectedState: state,
+      idTokenExpected: true,
+    });
     t.ok(tokens.access_token);
     t.ok(tokens.refresh_token, 'the client may refresh');
     t.equal(tokens.token_type.toLowerCase(), 'bearer');
@@ -95,7 +100,13 @@ t.test('a real relying party: openid-client v6', async (t) => {
       returned(
         await signInAndConsent(
           browser,
-          oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT_URI, scope: 'openid profile', code_challenge: await oidc.calculatePKCECodeChallenge('v'.repeat(43)), code_challenge_method: 'S256', state: 's2' }),
+          oidc.buildAuthorizationUrl(config, {
+            redirect_uri: REDIRECT_URI,
+            scope: 'openid profile',
+            code_challenge: await oidc.calculatePKCECodeChallenge('v'.repeat(43)),
+            code_challenge_method: 'S256',
+            state: 's2',
+          }),
           user,
         ),
       ),
@@ -115,7 +126,12 @@ t.test('a real relying party: openid-client v6', async (t) => {
   });
 
   t.test('client credentials', async (t) => {
-    const machine = await createClient(app, { grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: 'profile' });
+    const machine = await createClient(app, {
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+      scope: 'profile',
+    });
     const machineConfig = await relyingParty(url, machine.clientId, machine.clientSecret);
     const cc = await oidc.clientCredentialsGrant(machineConfig, { scope: 'profile' });
     t.ok(cc.access_token);
@@ -127,22 +143,45 @@ t.test('a real relying party: openid-client v6', async (t) => {
   });
 
   t.test('the password grant, as a generic grant', async (t) => {
-    const passwordClient = await createClient(app, { scope: 'openid profile', grant_types: ['password', 'refresh_token'], response_types: [], redirect_uris: [] });
-    const passwordConfig = await relyingParty(url, passwordClient.clientId, passwordClient.clientSecret, oidc.ClientSecretBasic(passwordClient.clientSecret!));
-    const res = await oidc.genericGrantRequest(passwordConfig, 'password', { username: user.username, password: user.password, scope: 'openid profile' });
-    t.equal(res.claims()?.sub, String(user.id), 'its ID token passes openid-client\'s checks');
+    const passwordClient = await createClient(app, {
+      scope: 'openid profile',
+      grant_types: ['password', 'refresh_token'],
+      response_types: [],
+      redirect_uris: [],
+    });
+    const passwordConfig = await relyingParty(
+      url,
+      passwordClient.clientId,
+      passwordClient.clientSecret,
+      oidc.ClientSecretBasic(passwordClient.clientSecret!),
+    );
+    const res = await oidc.genericGrantRequest(passwordConfig, 'password', {
+      username: user.username,
+      password: user.password,
+      scope: 'openid profile',
+    });
+    t.equal(res.claims()?.sub, String(user.id), "its ID token passes openid-client's checks");
     t.ok(res.refresh_token);
   });
 
   t.test('the device flow', async (t) => {
-    const tv = await createClient(app, { grant_types: [DEVICE_CODE_GRANT], response_types: [], redirect_uris: [], scope: 'openid profile' });
+    const tv = await createClient(app, {
+      grant_types: [DEVICE_CODE_GRANT],
+      response_types: [],
+      redirect_uris: [],
+      scope: 'openid profile',
+    });
     const tvConfig = await relyingParty(url, tv.clientId, tv.clientSecret);
     const started = await oidc.initiateDeviceAuthorization(tvConfig, { scope: 'openid profile' });
     const polling = oidc.pollDeviceAuthorizationGrant(tvConfig, started);
     const person = new BrowserSession(url);
     const input = await person.get(started.verification_uri_complete!);
     const confirm = await person.post('/oauth/device', { xsrf: hidden(input.html, 'xsrf')!, user_code: started.user_code });
-    const login = await person.post('/oauth/device', { xsrf: hidden(confirm.html, 'xsrf')!, user_code: hidden(confirm.html, 'user_code')!, confirm: 'yes' });
+    const login = await person.post('/oauth/device', {
+      xsrf: hidden(confirm.html, 'xsrf')!,
+      user_code: hidden(confirm.html, 'user_code')!,
+      confirm: 'yes',
+    });
     t.match(mainText(await signInAndConsent(person, login, user)), 'Device connected');
     const deviceTokens = await polling;
     t.equal(deviceTokens.claims()?.sub, String(user.id));
@@ -156,7 +195,13 @@ t.test('a real relying party: openid-client v6', async (t) => {
       returned(
         await signInAndConsent(
           browser,
-          oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT_URI, scope: 'openid profile', nonce, code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' }),
+          oidc.buildAuthorizationUrl(config, {
+            redirect_uri: REDIRECT_URI,
+            scope: 'openid profile',
+            nonce,
+            code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+            code_challenge_method: 'S256',
+          }),
           user,
         ),
       ),
@@ -170,7 +215,15 @@ t.test('a real relying party: openid-client v6', async (t) => {
     const done = await browser.post(`${url}/oauth/logout/confirm`, { xsrf: hidden(page.html, 'xsrf')!, logout: 'yes' });
     t.match(mainText(done), 'You are signed out');
 
-    const again = await browser.get(oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT_URI, scope: 'openid profile', nonce: oidc.randomNonce(), code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' }));
+    const again = await browser.get(
+      oidc.buildAuthorizationUrl(config, {
+        redirect_uri: REDIRECT_URI,
+        scope: 'openid profile',
+        nonce: oidc.randomNonce(),
+        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+      }),
+    );
     t.notOk(again.leftTo, 'no code without signing in again');
     t.ok(browser.hasButton(again, 'Sign in'));
   });

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import t from 'tap';
 import type { AdapterPayload } from 'oidc-provider';
 import { startPurgeJob } from '../src/db/purge.js';
-import { KyselyAdapter } from '../src/oidc/adapter.js';
+import { KyselyAdapter } from '../src/oidc/adapter/kysely-adapter.js';
 import { BrowserSession } from './helpers/browser-session.js';
 import { createClient, createUser } from './helpers/fixtures.js';
 import { token } from './helpers/oauth.js';
@@ -55,19 +55,35 @@ t.test('metrics', async (t) => {
 
   t.test('tokens issued, by grant type', async (t) => {
     for (let i = 0; i < 2; i++) t.equal((await token(url, client, { grant_type: 'client_credentials' })).status, 200);
-    const byPassword = await token(url, client, { grant_type: 'password', username: user.username, password: user.password, scope: 'profile' });
+    const byPassword = await token(url, client, {
+      grant_type: 'password',
+      username: user.username,
+      password: user.password,
+      scope: 'profile',
+    });
     t.equal(byPassword.status, 200);
     t.equal((await token(url, client, { grant_type: 'refresh_token', refresh_token: byPassword.body.refresh_token })).status, 200);
     const text = await scrape(url);
     t.equal(value(text, 'latchkey_tokens_issued_total', { grant_type: 'client_credentials', token: 'access_token' }), 2);
     t.equal(value(text, 'latchkey_tokens_issued_total', { grant_type: 'password', token: 'access_token' }), 1);
     t.equal(value(text, 'latchkey_tokens_issued_total', { grant_type: 'password', token: 'refresh_token' }), 1);
-    t.equal(value(text, 'latchkey_tokens_issued_total', { grant_type: 'refresh_token', token: 'access_token' }), 1, 'a refresh counts as refresh_token');
-    t.equal(value(text, 'latchkey_tokens_issued_total', { grant_type: 'refresh_token', token: 'refresh_token' }), 1, 'the rotated refresh token');
+    t.equal(
+      value(text, 'latchkey_tokens_issued_total', { grant_type: 'refresh_token', token: 'access_token' }),
+      1,
+      'a refresh counts as refresh_token',
+    );
+    t.equal(
+      value(text, 'latchkey_tokens_issued_total', { grant_type: 'refresh_token', token: 'refresh_token' }),
+      1,
+      'the rotated refresh token',
+    );
   });
 
   t.test('password-grant and sign-in failures', async (t) => {
-    t.equal((await token(url, client, { grant_type: 'password', username: user.username, password: 'wrong', scope: 'profile' })).status, 400);
+    t.equal(
+      (await token(url, client, { grant_type: 'password', username: user.username, password: 'wrong', scope: 'profile' })).status,
+      400,
+    );
     const browser = new BrowserSession(url);
     const failed = await browser.submit(await browser.get('/'), 'Sign in', { Username: user.username, Password: 'wrong' });
     t.equal(failed.status, 401);
@@ -86,10 +102,22 @@ t.test('metrics', async (t) => {
     await fetch(`${url}/oauth/${marker}`);
     const text = await scrape(url);
     t.notOk(text.includes(marker), 'no path or query value became a label');
-    t.ok(value(text, 'latchkey_http_request_duration_seconds_count', { route: '/oauth/token', method: 'POST', status_code: '200' })! >= 4, 'the token endpoint, by its path');
-    t.ok(value(text, 'latchkey_http_request_duration_seconds_count', { route: '/oauth/authorize', method: 'GET' })! >= 1, 'the authorization endpoint');
-    t.ok(value(text, 'latchkey_http_request_duration_seconds_count', { route: '/clients/:clientId', method: 'GET' })! >= 1, "a page, by its route's pattern");
-    t.ok(value(text, 'latchkey_http_request_duration_seconds_count', { route: '/oauth/register/:clientId' })! >= 1, 'a provider path with an id');
+    t.ok(
+      value(text, 'latchkey_http_request_duration_seconds_count', { route: '/oauth/token', method: 'POST', status_code: '200' })! >= 4,
+      'the token endpoint, by its path',
+    );
+    t.ok(
+      value(text, 'latchkey_http_request_duration_seconds_count', { route: '/oauth/authorize', method: 'GET' })! >= 1,
+      'the authorization endpoint',
+    );
+    t.ok(
+      value(text, 'latchkey_http_request_duration_seconds_count', { route: '/clients/:clientId', method: 'GET' })! >= 1,
+      "a page, by its route's pattern",
+    );
+    t.ok(
+      value(text, 'latchkey_http_request_duration_seconds_count', { route: '/oauth/register/:clientId' })! >= 1,
+      'a provider path with an id',
+    );
     t.ok(value(text, 'latchkey_http_request_duration_seconds_count', { route: '/oauth/*' })! >= 1, 'an unknown provider path');
     t.ok(value(text, 'latchkey_http_request_duration_seconds_count', { route: 'unmatched', status_code: '404' })! >= 1, 'an unknown page');
     const routes = new Set([...text.matchAll(/route="([^"]*)"/g)].map((m) => m[1]));

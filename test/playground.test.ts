@@ -25,7 +25,12 @@ async function submit(jar: CookieJar, playground: TestPlayground, path: string, 
 }
 
 /** Follows the authorization URL to the interaction, finishes it with `result`, returns where Latchkey sends the browser. */
-async function interact(server: TestServer, jar: CookieJar, authorizationUrl: URL, result: (clientId: string) => Promise<InteractionResults>): Promise<URL> {
+async function interact(
+  server: TestServer,
+  jar: CookieJar,
+  authorizationUrl: URL,
+  result: (clientId: string) => Promise<InteractionResults>,
+): Promise<URL> {
   const start = await jar.fetch(authorizationUrl);
   const interactionUrl = location(start, server.url);
   if (start.status !== 303 || !interactionUrl.pathname.startsWith('/interaction/')) {
@@ -110,7 +115,12 @@ t.test('the start page: the forms, the redirect URI to register, a strict CSP, a
 t.test('forms refuse a missing CSRF token and a cross-site Origin', async (t) => {
   const { playground, client, jar } = await setup(t);
   const html = await page(jar, playground);
-  const form = { client_id: client.clientId, client_secret: client.clientSecret!, token_endpoint_auth_method: 'client_secret_basic', scope: 'openid profile' };
+  const form = {
+    client_id: client.clientId,
+    client_secret: client.clientSecret!,
+    token_endpoint_auth_method: 'client_secret_basic',
+    scope: 'openid profile',
+  };
   const noToken = await jar.post(`${playground.url}/connect`, form);
   t.equal(noToken.status, 403);
   const crossSite = await jar.fetch(`${playground.url}/connect`, {
@@ -202,8 +212,17 @@ t.test('a public client (auth method none) goes through with PKCE alone', async 
     scope: 'openid profile',
     token_endpoint_auth_method: 'none',
   });
-  await submit(jar, playground, '/connect', { client_id: publicClient.clientId, token_endpoint_auth_method: 'none', scope: 'openid profile' });
-  const callback = await interact(server, jar, authorizationLink(await page(jar, playground)), approveAs(server, user.id, 'openid profile'));
+  await submit(jar, playground, '/connect', {
+    client_id: publicClient.clientId,
+    token_endpoint_auth_method: 'none',
+    scope: 'openid profile',
+  });
+  const callback = await interact(
+    server,
+    jar,
+    authorizationLink(await page(jar, playground)),
+    approveAs(server, user.id, 'openid profile'),
+  );
   await jar.fetch(callback);
   const html = await page(jar, playground);
   const tokens = JSON.parse(shown(html, 'Token response')[0]!);
@@ -260,7 +279,12 @@ t.test('a wrong client secret fails at the token endpoint, and the page says inv
     token_endpoint_auth_method: 'client_secret_basic',
     scope: 'openid profile',
   });
-  const callback = await interact(server, jar, authorizationLink(await page(jar, playground)), approveAs(server, user.id, 'openid profile'));
+  const callback = await interact(
+    server,
+    jar,
+    authorizationLink(await page(jar, playground)),
+    approveAs(server, user.id, 'openid profile'),
+  );
   await jar.fetch(callback);
   const html = unescapeHtml(await page(jar, playground));
   t.match(html, /3\. Token response[\s\S]*invalid_client/);
@@ -270,7 +294,12 @@ t.test('a wrong client secret fails at the token endpoint, and the page says inv
 t.test('an unreachable issuer is reported on the form', async (t) => {
   const playground = await startPlayground(t, 'http://127.0.0.1:9');
   const jar = new CookieJar();
-  const res = await submit(jar, playground, '/connect', { client_id: 'x', client_secret: 'y', token_endpoint_auth_method: 'client_secret_basic', scope: 'openid' });
+  const res = await submit(jar, playground, '/connect', {
+    client_id: 'x',
+    client_secret: 'y',
+    token_endpoint_auth_method: 'client_secret_basic',
+    scope: 'openid',
+  });
   t.equal(res.status, 303);
   t.match(unescapeHtml(await page(jar, playground)), /Could not use this client with http:\/\/127\.0\.0\.1:9\/: /);
 });

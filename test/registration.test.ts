@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
-import { sha256 } from '../src/oidc/hash.js';
-import { createInitialAccessToken } from '../src/oidc/registration.js';
+import { sha256 } from '../src/crypto/hash.js';
+import { createInitialAccessToken } from '../src/oidc/extensions/registration.js';
 import { basic, json, type Json } from './helpers/http.js';
 import { startServer, type TestServer } from './helpers/server.js';
 
@@ -39,7 +39,12 @@ async function storedClientPayload(server: TestServer, clientId: string) {
   return row?.payload;
 }
 
-const MACHINE = { client_name: 'machine', grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_basic', scope: 'profile' };
+const MACHINE = {
+  client_name: 'machine',
+  grant_types: ['client_credentials'],
+  token_endpoint_auth_method: 'client_secret_basic',
+  scope: 'profile',
+};
 
 t.test('registration needs a valid initial access token', async (t) => {
   const server = await startServer(t);
@@ -103,18 +108,38 @@ t.test('registration follows the same rules as the web form and the command line
     ['a relative redirect URI', { redirect_uris: ['/cb'] }, 'invalid_redirect_uri', /absolute/],
     [
       'the implicit grant without a token response type',
-      { redirect_uris: ['https://app.example/cb'], grant_types: ['authorization_code', 'implicit'], response_types: ['code'], token_endpoint_auth_method: 'none' },
+      {
+        redirect_uris: ['https://app.example/cb'],
+        grant_types: ['authorization_code', 'implicit'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'none',
+      },
       'invalid_client_metadata',
       /implicit grant and a "token"/,
     ],
     [
       'the implicit grant for a confidential client',
-      { redirect_uris: ['https://app.example/cb'], grant_types: ['implicit'], response_types: ['token'], token_endpoint_auth_method: 'client_secret_basic' },
+      {
+        redirect_uris: ['https://app.example/cb'],
+        grant_types: ['implicit'],
+        response_types: ['token'],
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
       'invalid_client_metadata',
       /public clients/,
     ],
-    ['an auth method the form does not offer', { ...MACHINE, token_endpoint_auth_method: 'client_secret_jwt' }, 'invalid_client_metadata', /auth method/],
-    ['a public client with client_credentials', { ...MACHINE, token_endpoint_auth_method: 'none' }, 'invalid_client_metadata', /public client/],
+    [
+      'an auth method the form does not offer',
+      { ...MACHINE, token_endpoint_auth_method: 'client_secret_jwt' },
+      'invalid_client_metadata',
+      /auth method/,
+    ],
+    [
+      'a public client with client_credentials',
+      { ...MACHINE, token_endpoint_auth_method: 'none' },
+      'invalid_client_metadata',
+      /public client/,
+    ],
     ['an unknown grant type', { ...MACHINE, grant_types: ['urn:example:unknown'] }, 'invalid_client_metadata', /Unknown grant type/],
     ['redirect_uris that are not strings', { redirect_uris: [42] }, 'invalid_redirect_uri', /array of strings/],
     ['a client_name that is not a string', { ...MACHINE, client_name: 7 }, 'invalid_client_metadata', /client_name must be a string/],
@@ -129,7 +154,11 @@ t.test('registration follows the same rules as the web form and the command line
   const clients = await server.app.db.selectFrom('oidc_payloads').select('key').where('model', '=', 'Client').execute();
   t.same(clients, [], 'none of them was registered');
 
-  const loopback = await register(server, token, { client_name: 'native', redirect_uris: ['http://127.0.0.1:8765/cb'], token_endpoint_auth_method: 'none' });
+  const loopback = await register(server, token, {
+    client_name: 'native',
+    redirect_uris: ['http://127.0.0.1:8765/cb'],
+    token_endpoint_auth_method: 'none',
+  });
   t.equal(loopback.status, 201, 'http on a loopback host is fine');
   const native = await json(loopback);
   t.same(native.grant_types, ['authorization_code'], 'RFC 7591 defaults: the authorization code grant');

@@ -3,8 +3,8 @@ import t from 'tap';
 import Fastify from 'fastify';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config.js';
-import { loggerOptions } from '../src/ops/logging.js';
-import { childLoggerFactory, RequestLogger } from '../src/ops/request-logger.js';
+import { loggerOptions } from '../src/observability/logging.js';
+import { childLoggerFactory, RequestLogger } from '../src/observability/request-logger.js';
 
 /** A pino logger with the app's options (redaction included) whose lines land in `lines`. */
 function capture(level: string) {
@@ -70,7 +70,10 @@ t.test('Fastify requests log through it: handlers and errors carry their own req
   const handled = lines.filter((line) => line.event === 'handled');
   t.equal(handled.length, 2);
   t.ok(handled[0]!.reqId && handled[1]!.reqId && handled[0]!.reqId !== handled[1]!.reqId, 'each request its own id');
-  t.notOk(lines.some((line) => String(line.msg).startsWith('not written')), "a route's own level applies");
+  t.notOk(
+    lines.some((line) => String(line.msg).startsWith('not written')),
+    "a route's own level applies",
+  );
   t.match(
     lines.find((line) => line.err),
     { reqId: String, err: { message: 'kaboom' } },

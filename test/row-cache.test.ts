@@ -1,15 +1,15 @@
 import pg from 'pg';
 import t from 'tap';
 import { sql } from 'kysely';
-import { rowCacheFor, slotOf } from '../src/db/row-cache.js';
-import { sha256 } from '../src/oidc/hash.js';
+import { rowCacheFor, slotOf } from '../src/db/cache/row-cache.js';
+import { sha256 } from '../src/crypto/hash.js';
 import { onPostgres } from './helpers/database.js';
 import { parseJsonOutput, runCli } from './helpers/cli.js';
 import { createClient, createUser } from './helpers/fixtures.js';
 import { apiMe, passwordGrant, post, token } from './helpers/oauth.js';
 import { startServer } from './helpers/server.js';
 
-// Clients, grants and accounts are served from memory (src/db/row-cache.ts). These tests make
+// Clients, grants and accounts are served from memory (src/db/cache/row-cache.ts). These tests make
 // sure a change is never hidden by that cache: not in the process that made it, not in another
 // process sharing the database, not when the change is made with plain SQL, nor while the
 // database's change feed is down.
@@ -66,7 +66,7 @@ t.test('in one process', async (t) => {
     t.equal((await clientCredentials(url, client.clientId, 'another secret')).status, 200, 'the new one works');
   });
 
-  t.test('a grant deleted through this process\'s database handle stops its tokens at once', async (t) => {
+  t.test("a grant deleted through this process's database handle stops its tokens at once", async (t) => {
     const user = await createUser(app);
     const client = await createClient(app, { scope: 'profile' });
     const { body } = await passwordGrant(url, client, user.username, user.password);
@@ -77,19 +77,23 @@ t.test('in one process', async (t) => {
     t.equal((await apiMe(url, body.access_token)).status, 401, 'no waiting: the write emptied the cache');
   });
 
-  t.test('an account changed by another tool (its own connection) is seen within a moment', { skip: !onPostgres && 'the embedded database admits no other connection' }, async (t) => {
-    const user = await createUser(app);
-    const client = await createClient(app, { scope: 'profile' });
-    const { body } = await passwordGrant(url, client, user.username, user.password);
-    t.equal((await apiMe(url, body.access_token)).body.username, user.username, 'the account is cached now');
-    const renamed = `${user.username}-renamed`;
-    const other = new pg.Client({ connectionString: fresh.databaseUrl });
-    await other.connect();
-    t.teardown(() => other.end());
-    await other.query('update accounts set username = $1 where id = $2', [renamed, user.id]);
-    const took = await within(2000, async () => (await apiMe(url, body.access_token)).body.username === renamed);
-    t.ok(took >= 0, `the new name is served within ${took} ms`);
-  });
+  t.test(
+    'an account changed by another tool (its own connection) is seen within a moment',
+    { skip: !onPostgres && 'the embedded database admits no other connection' },
+    async (t) => {
+      const user = await createUser(app);
+      const client = await createClient(app, { scope: 'profile' });
+      const { body } = await passwordGrant(url, client, user.username, user.password);
+      t.equal((await apiMe(url, body.access_token)).body.username, user.username, 'the account is cached now');
+      const renamed = `${user.username}-renamed`;
+      const other = new pg.Client({ connectionString: fresh.databaseUrl });
+      await other.connect();
+      t.teardown(() => other.end());
+      await other.query('update accounts set username = $1 where id = $2', [renamed, user.id]);
+      const took = await within(2000, async () => (await apiMe(url, body.access_token)).body.username === renamed);
+      t.ok(took >= 0, `the new name is served within ${took} ms`);
+    },
+  );
 
   t.test('writes to cached tables made with Kysely here empty the cache when they finish; reads do not', async (t) => {
     const cache = rowCacheFor(app.db)!;
@@ -117,12 +121,19 @@ t.test('in one process', async (t) => {
         res: await clientCredentials(url, c.clientId, c.clientSecret),
       })),
     );
-    t.ok(issued.every(({ res }) => res.status === 200), 'sixty tokens issued at once');
+    t.ok(
+      issued.every(({ res }) => res.status === 200),
+      'sixty tokens issued at once',
+    );
     t.equal(new Set(issued.map(({ res }) => res.body.access_token)).size, 60, 'all different');
     const seen = await Promise.all(
       issued.map(async ({ c, res }) => ({
         c,
-        intro: await post(`${url}/oauth/introspect`, { token: res.body.access_token }, { basicAuth: { id: c.clientId, secret: c.clientSecret } }),
+        intro: await post(
+          `${url}/oauth/introspect`,
+          { token: res.body.access_token },
+          { basicAuth: { id: c.clientId, secret: c.clientSecret } },
+        ),
       })),
     );
     t.ok(

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { cookieOptions } from '../ops/security.js';
+import { cookieOptions } from '../http/security-headers.js';
 
 /** The console session: a signed cookie holding the account id, when it signed in, and until when. */
 export const CONSOLE_COOKIE = 'latchkey_console';

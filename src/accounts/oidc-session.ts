@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type Provider from 'oidc-provider';
-import { cookieOptions } from '../ops/security.js';
+import { cookieOptions } from '../http/security-headers.js';
 
 /**
  * Ends the OpenID Connect session of this browser (the provider's `_session` cookie): the

@@ -1,10 +1,8 @@
 import type { Account, AccountStore } from './store.js';
-import type { CredentialLimiter } from '../ops/credential-limits.js';
+import type { CredentialLimiter } from '../limits/credential-limits.js';
 
 export type PasswordCheck =
-  | { outcome: 'signed-in'; account: Account }
-  | { outcome: 'wrong' }
-  | { outcome: 'limited'; retryAfter: number; message: string };
+  { outcome: 'signed-in'; account: Account } | { outcome: 'wrong' } | { outcome: 'limited'; retryAfter: number; message: string };
 
 /**
  * A password check at a sign-in form: refused outright after too many failures for the

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AccountError, type Account } from './store.js';
 import { endOidcSession, oidcSessionAccount } from './oidc-session.js';
-import { textField } from '../ops/form-fields.js';
+import { textField } from '../http/form-fields.js';
 
 /** What the anonymous home page ('welcome') shows beside its two forms. */
 export interface WelcomeForms {

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Schema } from '../db/schema.js';
-import { cachedRead, cachedValue, slotOf } from '../db/row-cache.js';
+import { cachedRead, cachedValue, slotOf } from '../db/cache/row-cache.js';
 import { guarded } from '../db/unavailable.js';
 import { burnPasswordCheck, hashPassword, verifyPassword } from './password.js';
 
@@ -61,7 +61,7 @@ export class AccountStore {
 
   async findById(id: number): Promise<Account | undefined> {
     if (!Number.isSafeInteger(id) || id <= 0 || id > 2 ** 31 - 1) return undefined;
-    // Read on every token use: served from the row cache, which hears of any change (db/row-cache.ts).
+    // Read on every token use: served from the row cache, which hears of any change (db/cache/row-cache.ts).
     const row = await cachedRead(
       this.db,
       slotOf('account', id),

@@ -3,8 +3,9 @@ import type { Kysely } from 'kysely';
 import type Provider from 'oidc-provider';
 import { errors, type AdapterPayload } from 'oidc-provider';
 import type { Schema } from '../db/schema.js';
-import { KyselyAdapter } from '../oidc/adapter.js';
-import { builtClient } from '../oidc/client-reuse.js';
+import { KyselyAdapter } from '../oidc/adapter/kysely-adapter.js';
+import { builtClient } from '../oidc/extensions/client-reuse.js';
+import { CLOCK_TOLERANCE_SECONDS } from '../oidc/provider.js';
 
 /** An RFC 6750 refusal: 401 invalid_token or 403 insufficient_scope, said in WWW-Authenticate too. */
 export class BearerError extends Error {
@@ -63,17 +64,19 @@ type Stored = Readonly<AdapterPayload> & { nbf?: unknown; format?: unknown };
 
 /**
  * A stored token the provider's own lookup would accept (Model.find: lib/models/formats/opaque.js
- * verify, lib/helpers/jwt.js assertPayload with the default clockTolerance of 0, the kind check
+ * verify, lib/helpers/jwt.js assertPayload with the provider's clockTolerance, the kind check
  * of lib/models/base_model.js): of this kind, opaque, active and unexpired.
+ * test/bearer-contract.test.ts holds both to the same verdicts.
  */
 function live(stored: Stored | undefined, kind: string, now: number): stored is Stored {
   if (!stored || (stored.kind ?? kind) !== kind) return false;
   if ('jwt' in stored || 'jwt-ietf' in stored || 'paseto' in stored) return false;
   if (stored.format !== undefined && stored.format !== 'opaque') return false;
   const { nbf, iat, exp, aud } = stored;
-  if (nbf !== undefined && (typeof nbf !== 'number' || nbf > now)) return false;
-  if (iat !== undefined && (typeof iat !== 'number' || (exp === undefined && iat > now))) return false;
-  if (exp !== undefined && (typeof exp !== 'number' || now >= exp)) return false;
+  const tolerance = CLOCK_TOLERANCE_SECONDS;
+  if (nbf !== undefined && (typeof nbf !== 'number' || nbf > now + tolerance)) return false;
+  if (iat !== undefined && (typeof iat !== 'number' || (exp === undefined && iat > now + tolerance))) return false;
+  if (exp !== undefined && (typeof exp !== 'number' || now - tolerance >= exp)) return false;
   if (aud !== undefined && typeof aud !== 'string' && (!Array.isArray(aud) || aud.some((a) => typeof a !== 'string'))) return false;
   return true;
 }
@@ -122,12 +125,14 @@ export class BearerTokens {
     const { accountId, grantId } = token;
     if (token.expiresWithSession && !(await this.#sessionHolds(token))) throw invalid('the session of this access token has ended');
     // From the row cache at once when it holds the grant (no awaiting then).
-    const grant = typeof grantId === 'string' ? (this.#grants.peekReadOnly(grantId) ?? (await this.#grants.findReadOnly(grantId))) : undefined;
+    const grant =
+      typeof grantId === 'string' ? (this.#grants.peekReadOnly(grantId) ?? (await this.#grants.findReadOnly(grantId))) : undefined;
     // A grant is looked up whatever its expiry (as the provider does), then refused if expired.
     if (!grant || (grant.kind ?? 'Grant') !== 'Grant' || (grant.exp as number) <= now) {
       throw invalid('the grant of this access token was revoked or has expired');
     }
-    if (grant.clientId !== clientId || grant.accountId !== accountId || typeof accountId !== 'string') throw invalid('access token does not match its grant');
+    if (grant.clientId !== clientId || grant.accountId !== accountId || typeof accountId !== 'string')
+      throw invalid('access token does not match its grant');
     return { accountId, clientId, scopes: new Set(typeof token.scope === 'string' ? token.scope.split(' ') : []) };
   }
 

@@ -4,7 +4,7 @@ import { allowAnyOrigin, corsPreflight } from './cors.js';
 
 const ME_SCOPE = 'profile';
 
-/** The protected resource of the seeds: GET /api/me answers {"id", "username"} for a `profile` token. */
+/** The protected resource of the Authlib example: GET /api/me answers {"id", "username"} for a `profile` token. */
 export async function apiRoutes(app: FastifyInstance): Promise<void> {
   const bearerTokens = new BearerTokens(app.provider, app.db);
   corsPreflight(app, '/api/me');

@@ -1,7 +1,5 @@
+import { METADATA_ORDER } from '../oidc/client-metadata.js';
 import { listText, printable } from './text.js';
-
-/** The metadata shown in text, in the Authlib example's order; --json shows every field. */
-const SHOWN_METADATA = ['client_name', 'client_uri', 'grant_types', 'redirect_uris', 'response_types', 'scope', 'token_endpoint_auth_method'];
 
 function valueText(value: unknown): string {
   return Array.isArray(value) ? listText(value.map(String)) : printable(String(value));
@@ -17,7 +15,7 @@ export function clientText(metadata: Record<string, unknown>, secretText: string
     `  client_secret_expires_at: ${valueText(metadata.client_secret_expires_at ?? 0)}`,
     'Client Metadata',
   ];
-  for (const key of SHOWN_METADATA) {
+  for (const key of METADATA_ORDER) {
     if (metadata[key] !== undefined) lines.push(`  ${key}: ${valueText(metadata[key])}`);
   }
   if (ownerText !== undefined) lines.push(`Owner: ${ownerText}`);

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Schema } from '../db/schema.js';
-import { ClientValidationError, type ClientInput } from '../clients/validate.js';
+import { ClientValidationError, type ClientInput } from '../oidc/client-metadata.js';
 import { requiredString, stringList, stringOption } from './args.js';
 import { clientJson, clientText } from './client-text.js';
 import type { Command } from './command.js';
@@ -58,7 +58,8 @@ export const clientCreate: Command = {
     const ownerName = stringOption(args, 'owner');
     const session = await env.session();
     const owner = ownerName === undefined ? undefined : await session.accounts.findByUsername(ownerName);
-    if (ownerName !== undefined && !owner) throw new CliError(`no user named "${printable(ownerName)}" (create one with latchkey user create)`);
+    if (ownerName !== undefined && !owner)
+      throw new CliError(`no user named "${printable(ownerName)}" (create one with latchkey user create)`);
     const store = await session.clients();
     const issued = await store.create(input, owner?.id).catch((err: unknown) => {
       throw invalidClient(err) ?? err;
@@ -91,7 +92,9 @@ export const clientList: Command = {
       (c.grant_types ?? []).join(' '),
     ]);
     return {
-      text: clients.length ? table([['CLIENT ID', 'NAME', 'OWNER', 'GRANT TYPES'], ...rows]) : 'No clients yet (latchkey client create adds one).',
+      text: clients.length
+        ? table([['CLIENT ID', 'NAME', 'OWNER', 'GRANT TYPES'], ...rows])
+        : 'No clients yet (latchkey client create adds one).',
       json: {
         clients: clients.map((c) => ({ ...clientJson(c as unknown as Record<string, unknown>), owner: owners.get(c.client_id) ?? null })),
       },
@@ -112,7 +115,9 @@ export const clientShow: Command = {
     if (!client) throw noSuchClient(clientId);
     const owner = client.ownerId === undefined ? undefined : await session.accounts.findById(client.ownerId);
     const metadata = client.metadata as unknown as Record<string, unknown>;
-    const secretText = client.hasSecret ? '(kept only as a hash; latchkey client rotate-secret issues a new one)' : '(none: a public client)';
+    const secretText = client.hasSecret
+      ? '(kept only as a hash; latchkey client rotate-secret issues a new one)'
+      : '(none: a public client)';
     return {
       text: clientText(metadata, secretText, owner ? printable(owner.username) : '(none)'),
       json: { ...clientJson(metadata), has_secret: client.hasSecret, owner: owner?.username ?? null },
@@ -150,7 +155,8 @@ export const clientRotateSecret: Command = {
     const store = await session.clients();
     const issued = await store.rotateSecret(clientId);
     if (!issued) {
-      if (await store.get(clientId)) throw new CliError(`client ${printable(clientId)} is a public client (auth method "none"): it has no secret`);
+      if (await store.get(clientId))
+        throw new CliError(`client ${printable(clientId)} is a public client (auth method "none"): it has no secret`);
       throw noSuchClient(clientId);
     }
     session.audit('client.secret_rotated', { client_id: clientId });

@@ -29,7 +29,7 @@ export const registrationTokenCreate: Command = {
   positionals: [],
   async run(_args, env) {
     const session = await env.session();
-    const { createInitialAccessToken } = await import('../oidc/registration.js');
+    const { createInitialAccessToken } = await import('../oidc/extensions/registration.js');
     const { token, expiresAt } = await createInitialAccessToken(await session.provider(), INITIAL_ACCESS_TOKEN_TTL);
     session.audit('registration_token.created', { expires_at: expiresAt });
     const register = `${session.config.issuer}/oauth/register`;

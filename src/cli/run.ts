@@ -30,7 +30,7 @@ export function helpText(): string {
     ...commands,
     '',
     'With --json a command prints exactly one JSON object on standard output, and nothing else.',
-    'The database is the server\'s: DATABASE_URL (PostgreSQL) or else the embedded one in DATA_DIR (default ./data).',
+    "The database is the server's: DATABASE_URL (PostgreSQL) or else the embedded one in DATA_DIR (default ./data).",
     'Exit status: 0 done, 1 failed, 2 bad usage; the reason is one line on standard error.',
     '',
   ].join('\n');

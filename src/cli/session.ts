@@ -5,10 +5,9 @@ import type { Config } from '../config.js';
 import { openDatabase, type Database } from '../db/connect.js';
 import { migrate } from '../db/migrate.js';
 import { AccountStore } from '../accounts/store.js';
-import { ClientStore } from '../clients/store.js';
-import { providerValidation } from '../clients/provider-validation.js';
-import { audit, type AuditEvent, type AuditFields } from '../ops/audit.js';
-import { ensureKeys, loadKeys } from '../oidc/keys.js';
+import type { ClientStore } from '../clients/store.js';
+import type { Services } from '../assembly.js';
+import { audit, type AuditEvent, type AuditFields } from '../observability/audit.js';
 
 const ignore = () => {};
 /** The provider logs only while serving requests, which the command line never does. */
@@ -38,7 +37,7 @@ const noPages = async (): Promise<string> => {
  */
 export class CliSession {
   readonly accounts: AccountStore;
-  private providerBuilt: Promise<Provider> | undefined;
+  private servicesBuilt: Promise<Services> | undefined;
 
   private constructor(
     readonly config: Config,
@@ -62,21 +61,21 @@ export class CliSession {
     return this.database.db;
   }
 
-  provider(): Promise<Provider> {
-    this.providerBuilt ??= (async () => {
-      await ensureKeys(this.db);
-      const keys = await loadKeys(this.db);
-      // Imported here: commands that need no provider do not load oidc-provider at all.
-      const { createProvider } = await import('../oidc/provider.js');
-      return createProvider({ config: this.config, db: this.db, keys, accounts: this.accounts, log: quietLogger, render: noPages });
-    })();
-    return this.providerBuilt;
+  /** The provider and the stores built on it, made once and only for commands that need them. */
+  private services(): Promise<Services> {
+    // Imported here: commands that need no provider do not load oidc-provider at all.
+    this.servicesBuilt ??= import('../assembly.js').then(({ assembleServices }) =>
+      assembleServices(this.config, this.database, { log: quietLogger, render: noPages }),
+    );
+    return this.servicesBuilt;
+  }
+
+  async provider(): Promise<Provider> {
+    return (await this.services()).provider;
   }
 
   async clients(): Promise<ClientStore> {
-    const provider = await this.provider();
-    const { SCOPES } = await import('../oidc/provider.js');
-    return new ClientStore(this.db, SCOPES, providerValidation(provider));
+    return (await this.services()).clients;
   }
 
   /** The audit line of a security event done from the command line. */

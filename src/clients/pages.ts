@@ -1,6 +1,6 @@
-import { AUTH_METHODS, GRANT_TYPES, type ClientInput } from './validate.js';
+import { AUTH_METHODS, GRANT_TYPES, METADATA_ORDER, type ClientInput } from '../oidc/client-metadata.js';
 import type { ClientMetadata } from './store.js';
-import { linesField, listField, textField } from '../ops/form-fields.js';
+import { linesField, listField, textField } from '../http/form-fields.js';
 
 /** The Create client form as typed (kept as is when it has problems). */
 export interface ClientFormValues {
@@ -61,8 +61,13 @@ function listText(values: unknown[]): string {
   return `[${values.map((v) => `'${String(v)}'`).join(', ')}]`;
 }
 
-const METADATA_ORDER = ['client_name', 'client_uri', 'grant_types', 'redirect_uris', 'response_types', 'scope', 'token_endpoint_auth_method'];
-const NOT_METADATA = new Set(['client_id', 'client_secret', 'client_id_issued_at', 'client_secret_expires_at', 'registration_access_token']);
+const NOT_METADATA = new Set([
+  'client_id',
+  'client_secret',
+  'client_id_issued_at',
+  'client_secret_expires_at',
+  'registration_access_token',
+]);
 
 /** "Client Metadata": the example's fields first, then anything else registered. */
 export function metadataRows(metadata: ClientMetadata): { name: string; value: string }[] {

@@ -1,6 +1,7 @@
-import Provider, { errors } from 'oidc-provider';
+import type Provider from 'oidc-provider';
+import { errors } from 'oidc-provider';
 import type { ProviderValidation } from './store.js';
-import { ClientValidationError } from './validate.js';
+import { ClientValidationError } from '../oidc/client-metadata.js';
 
 /**
  * The provider's own check of client metadata (it knows rules ours do not spell out, e.g.

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Account } from '../accounts/store.js';
 import type { ClientMetadata, StoredClient } from './store.js';
-import { ClientValidationError } from './validate.js';
+import { ClientValidationError } from '../oidc/client-metadata.js';
 import { EMPTY_FORM, clientHref, clientInput, formValues, formView, infoRows, metadataRows, type ClientFormValues } from './pages.js';
 
 type ClientRequest = FastifyRequest<{ Params: { clientId: string } }>;
@@ -24,7 +24,13 @@ export async function clientRoutes(app: FastifyInstance): Promise<void> {
     });
   }
 
-  function clientPage(reply: FastifyReply, template: 'client' | 'client-secret', metadata: ClientMetadata, secret: { issued?: string | undefined; isSet: boolean }, status = 200) {
+  function clientPage(
+    reply: FastifyReply,
+    template: 'client' | 'client-secret',
+    metadata: ClientMetadata,
+    secret: { issued?: string | undefined; isSet: boolean },
+    status = 200,
+  ) {
     reply.header('Cache-Control', 'no-store');
     return reply.code(status).view(template, {
       title: metadata.client_name,
@@ -67,7 +73,13 @@ export async function clientRoutes(app: FastifyInstance): Promise<void> {
     try {
       const issued = await app.clients.create(clientInput(request.body), account.id);
       request.audit('client.created', { client_id: issued.clientId, owner: account.id });
-      return clientPage(reply, 'client-secret', issued.metadata, { issued: issued.clientSecret, isSet: issued.clientSecret !== undefined }, 201);
+      return clientPage(
+        reply,
+        'client-secret',
+        issued.metadata,
+        { issued: issued.clientSecret, isSet: issued.clientSecret !== undefined },
+        201,
+      );
     } catch (err) {
       if (!(err instanceof ClientValidationError)) throw err;
       return home(reply, account, formValues(request.body), err.problems, 422);

@@ -1,12 +1,12 @@
 import { sql, type Kysely } from 'kysely';
 import type { AdapterPayload } from 'oidc-provider';
-import { newClientId, newClientSecret } from './credentials.js';
-import { forgetRow, slotOf } from '../db/row-cache.js';
+import { newClientId, newClientSecret } from '../oidc/client-ids.js';
+import { forgetRow, slotOf } from '../db/cache/row-cache.js';
 import type { Schema } from '../db/schema.js';
 import { guarded } from '../db/unavailable.js';
-import { KyselyAdapter } from '../oidc/adapter.js';
-import { sha256 } from '../oidc/hash.js';
-import { validateClientInput, type ClientInput } from './validate.js';
+import { KyselyAdapter } from '../oidc/adapter/kysely-adapter.js';
+import { sha256 } from '../crypto/hash.js';
+import { validateClientInput, type ClientInput } from '../oidc/client-metadata.js';
 
 export interface ClientMetadata extends ClientInput {
   client_id: string;
@@ -89,7 +89,11 @@ export class ClientStore {
         .selectFrom('oidc_payloads')
         .select('payload')
         .where('model', '=', 'Client')
-        .where('key', 'in', owned.map((o) => sha256(o.client_id)))
+        .where(
+          'key',
+          'in',
+          owned.map((o) => sha256(o.client_id)),
+        )
         .execute(),
     );
     const byId = new Map(rows.map((r) => [r.payload.client_id as string, publicMetadata(r.payload)]));
@@ -97,9 +101,7 @@ export class ClientStore {
   }
 
   async listAll(): Promise<ClientMetadata[]> {
-    const rows = await guarded(() =>
-      this.db.selectFrom('oidc_payloads').select('payload').where('model', '=', 'Client').execute(),
-    );
+    const rows = await guarded(() => this.db.selectFrom('oidc_payloads').select('payload').where('model', '=', 'Client').execute());
     return rows.map((r) => publicMetadata(r.payload)).sort((a, b) => b.client_id_issued_at - a.client_id_issued_at);
   }
 
@@ -117,7 +119,10 @@ export class ClientStore {
           .executeTakeFirst();
         if (!deleted.numDeletedRows) return false;
         await trx.deleteFrom('client_owners').where('client_id', '=', clientId).execute();
-        await trx.deleteFrom('oidc_payloads').where(sql`payload->>'clientId'`, '=', clientId).execute();
+        await trx
+          .deleteFrom('oidc_payloads')
+          .where(sql`payload->>'clientId'`, '=', clientId)
+          .execute();
         return true;
       }),
     ).finally(forget);

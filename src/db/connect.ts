@@ -6,7 +6,7 @@ import { PGlitePool } from './pglite-pool.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
 import type { Schema } from './schema.js';
 import { PreparedStatementClient } from './prepared-statements.js';
-import { pgliteRowCache, postgresRowCache } from './row-cache-feed.js';
+import { pgliteRowCache, postgresRowCache } from './cache/feed.js';
 
 export interface Database {
   db: Kysely<Schema>;

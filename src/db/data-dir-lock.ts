@@ -39,9 +39,7 @@ export async function acquireDataDirLock(dataDir: string): Promise<DataDirLock> 
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const holder = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10);
       if (Number.isInteger(holder) && holder > 0 && alive(holder)) {
-        throw new DataDirBusyError(
-          `the embedded database in ${dataDir} is in use by process ${holder} (stop it, or use the web pages)`,
-        );
+        throw new DataDirBusyError(`the embedded database in ${dataDir} is in use by process ${holder} (stop it, or use the web pages)`);
       }
       await unlink(path).catch(() => {});
     }

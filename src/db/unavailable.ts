@@ -1,11 +1,18 @@
+/** What every HTTP layer answers (503, with Retry-After) while the database cannot be reached. */
+export const UNAVAILABLE = {
+  error: 'temporarily_unavailable',
+  error_description: 'the database is unavailable, try again shortly',
+} as const;
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+
 /** Raised when the database cannot be reached; HTTP layers answer 503 for it. */
 export class DatabaseUnavailableError extends Error {
   readonly statusCode = 503;
   readonly status = 503;
   // oidc-provider shows exposed errors as they are: clients get a clean temporarily_unavailable.
   readonly expose = true;
-  readonly error = 'temporarily_unavailable';
-  readonly error_description = 'the database is unavailable, try again shortly';
+  readonly error = UNAVAILABLE.error;
+  readonly error_description = UNAVAILABLE.error_description;
 
   constructor(options?: { cause?: unknown }) {
     super('temporarily_unavailable', options);

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type Provider from 'oidc-provider';
-import { grantsOf, type StoredGrant } from '../oidc/grants.js';
-import { textField } from '../ops/form-fields.js';
+import { grantsOf, type StoredGrant } from '../oidc/adapter/grants.js';
+import { textField } from '../http/form-fields.js';
 
 export interface ConnectedApp {
   clientId: string;
@@ -41,9 +41,13 @@ async function connectedApps(provider: Provider, grants: StoredGrant[]): Promise
  */
 export async function revokeGrant(provider: Provider, grantId: string): Promise<void> {
   await Promise.all(
-    [provider.AccessToken, provider.RefreshToken, provider.AuthorizationCode, provider.DeviceCode, provider.BackchannelAuthenticationRequest].map(
-      (model) => model.revokeByGrantId(grantId),
-    ),
+    [
+      provider.AccessToken,
+      provider.RefreshToken,
+      provider.AuthorizationCode,
+      provider.DeviceCode,
+      provider.BackchannelAuthenticationRequest,
+    ].map((model) => model.revokeByGrantId(grantId)),
   );
   const grant = await provider.Grant.find(grantId);
   if (grant) await grant.destroy();

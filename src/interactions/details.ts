@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import Provider, { errors } from 'oidc-provider';
+import type Provider from 'oidc-provider';
+import { errors } from 'oidc-provider';
 
 export type InteractionDetails = Awaited<ReturnType<Provider['interactionDetails']>>;
 export type PromptName = 'login' | 'consent';
@@ -30,8 +31,7 @@ export async function currentInteraction(
 export function interactionGone(reply: FastifyReply) {
   return reply.code(400).view('error', {
     title: 'This sign-in request has ended',
-    message:
-      'It was already completed, or it waited too long. Go back to the application you came from and start again.',
+    message: 'It was already completed, or it waited too long. Go back to the application you came from and start again.',
     error: 'interaction_expired',
   });
 }

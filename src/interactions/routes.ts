@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { InteractionResults } from 'oidc-provider';
-import { textField } from '../ops/form-fields.js';
+import { textField } from '../http/form-fields.js';
 import { allowConsent, consentView } from './consent.js';
 import { currentInteraction, interactionGone, mayContinueAs, type InteractionDetails } from './details.js';
 
@@ -21,7 +21,13 @@ export async function interactionRoutes(app: FastifyInstance): Promise<void> {
     return client?.clientName || clientId;
   }
 
-  async function loginPage(request: Req, reply: FastifyReply, details: InteractionDetails, status = 200, form?: { username: string; problem: string }) {
+  async function loginPage(
+    request: Req,
+    reply: FastifyReply,
+    details: InteractionDetails,
+    status = 200,
+    form?: { username: string; problem: string },
+  ) {
     const account = request.account;
     return reply.code(status).view('interaction-login', {
       title: 'Sign in',
@@ -93,14 +99,22 @@ export async function interactionRoutes(app: FastifyInstance): Promise<void> {
     const details = await currentInteraction(provider, request, reply, 'consent');
     if (!details) return interactionGone(reply);
     const grantId = await allowConsent(provider, details);
-    request.audit('consent.granted', { client_id: String(details.params.client_id), scope: String(details.params.scope ?? ''), account: details.session?.accountId });
+    request.audit('consent.granted', {
+      client_id: String(details.params.client_id),
+      scope: String(details.params.scope ?? ''),
+      account: details.session?.accountId,
+    });
     return finish(request, reply, { consent: { grantId } });
   });
 
   app.post<{ Params: { uid: string } }>('/interaction/:uid/abort', csrf, async (request, reply) => {
     const details = await currentInteraction(provider, request, reply);
     if (!details) return interactionGone(reply);
-    request.audit('consent.denied', { client_id: String(details.params.client_id), prompt: details.prompt.name, account: details.session?.accountId });
+    request.audit('consent.denied', {
+      client_id: String(details.params.client_id),
+      prompt: details.prompt.name,
+      account: details.session?.accountId,
+    });
     return finish(request, reply, { error: 'access_denied', error_description: 'the person declined the authorization' }, false);
   });
 }

@@ -32,7 +32,10 @@ export async function ensureKeys(db: Kysely<Schema>): Promise<void> {
     const current = await trx.selectFrom('signing_keys').select('alg').where('retire_at', 'is', null).execute();
     for (const alg of SIGNING_ALGORITHMS) {
       if (!current.some((k) => k.alg === alg)) {
-        await trx.insertInto('signing_keys').values(await newSigningKey(alg)).execute();
+        await trx
+          .insertInto('signing_keys')
+          .values(await newSigningKey(alg))
+          .execute();
       }
     }
     const cookie = await trx.selectFrom('cookie_keys').select('id').limit(1).executeTakeFirst();
@@ -72,8 +75,18 @@ export async function rotateKeys(db: Kysely<Schema>, keepOldFor: number): Promis
     }
     await trx.insertInto('cookie_keys').values({ secret: newCookieKey() }).execute();
     const keep = await trx.selectFrom('cookie_keys').select('id').orderBy('id', 'desc').limit(COOKIE_KEYS_KEPT).execute();
-    await trx.deleteFrom('cookie_keys').where('id', 'not in', keep.map((k) => k.id)).execute();
-    await trx.deleteFrom('signing_keys').where('retire_at', '<', sql<Date>`now()`).execute();
+    await trx
+      .deleteFrom('cookie_keys')
+      .where(
+        'id',
+        'not in',
+        keep.map((k) => k.id),
+      )
+      .execute();
+    await trx
+      .deleteFrom('signing_keys')
+      .where('retire_at', '<', sql<Date>`now()`)
+      .execute();
     return kids;
   });
 }

@@ -2,20 +2,21 @@ import type { Kysely } from 'kysely';
 import Provider, { type Configuration } from 'oidc-provider';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config.js';
+import { ROUTES, SCOPES } from '../endpoints.js';
 import type { Schema } from '../db/schema.js';
 import type { AccountStore } from '../accounts/store.js';
-import { CredentialLimiter } from '../ops/credential-limits.js';
-import { KyselyAdapter } from './adapter.js';
-import { GrantAdapter, loadExistingGrant } from './grants.js';
-import { useHashedClientSecrets } from './client-secrets.js';
-import { reuseBuiltClients } from './client-reuse.js';
-import { enablePlainImplicit, implicitResponseTypes } from './implicit.js';
+import type { CredentialLimiter } from '../limits/credential-limits.js';
+import { KyselyAdapter } from './adapter/kysely-adapter.js';
+import { GrantAdapter, loadExistingGrant } from './adapter/grants.js';
+import { useHashedClientSecrets } from './extensions/client-secrets.js';
+import { reuseBuiltClients } from './extensions/client-reuse.js';
+import { enablePlainImplicit, implicitResponseTypes } from './extensions/implicit.js';
 import type { KeyMaterial } from './keys.js';
-import { registerPasswordGrant } from './password-grant.js';
+import { registerPasswordGrant } from './extensions/password-grant.js';
 import { introspectionAllowed, revocationAllowed } from './token-policies.js';
-import { registrationFeature } from './registration.js';
-import { guardRegistration } from './registration-guard.js';
+import { registrationFeature } from './extensions/registration.js';
 import { providerPages, type Render } from './pages.js';
+import { pageHeaders } from '../http/security-headers.js';
 
 export interface ProviderDeps {
   config: Config;
@@ -24,29 +25,13 @@ export interface ProviderDeps {
   accounts: AccountStore;
   log: FastifyBaseLogger;
   render: Render;
-  /** Failed password checks, shared with the sign-in form (default: one over the same database). */
-  limiter?: CredentialLimiter;
+  /** Failed password checks, shared with the sign-in form. */
+  limiter: CredentialLimiter;
 }
 
 const DAY = 86_400;
-export const SCOPES = ['openid', 'profile', 'email', 'offline_access'] as const;
-
-export const ROUTES = {
-  authorization: '/oauth/authorize',
-  token: '/oauth/token',
-  jwks: '/oauth/jwks',
-  userinfo: '/oauth/userinfo',
-  revocation: '/oauth/revoke',
-  introspection: '/oauth/introspect',
-  registration: '/oauth/register',
-  end_session: '/oauth/logout',
-  device_authorization: '/oauth/device/auth',
-  code_verification: '/oauth/device',
-  pushed_authorization_request: '/oauth/par',
-  backchannel_authentication: '/oauth/backchannel',
-  challenge: '/oauth/challenge',
-  credential: '/oauth/credential',
-} as const;
+/** Leeway for clock differences when the provider checks exp, nbf and iat (its default, stated). */
+export const CLOCK_TOLERANCE_SECONDS = 15;
 
 /** The OpenID Connect view of an account: sub, and preferred_username and name for `profile`. */
 function oidcAccounts(accounts: AccountStore) {
@@ -61,7 +46,7 @@ function oidcAccounts(accounts: AccountStore) {
 }
 
 export function createProvider({ config, db, keys, accounts, log, render, limiter }: ProviderDeps): Provider {
-  const pages = providerPages(render);
+  const pages = providerPages(render, pageHeaders(config.issuer));
   const findAccount = oidcAccounts(accounts);
   const secureCookies = config.issuer.startsWith('https:');
   const cookie = { httpOnly: true, sameSite: 'lax', signed: true, secure: secureCookies } as const;
@@ -102,6 +87,7 @@ export function createProvider({ config, db, keys, accounts, log, render, limite
     pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
     // As the Authlib example: a client allowed to refresh gets a refresh token, no offline_access needed.
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    clockTolerance: CLOCK_TOLERANCE_SECONDS,
     expiresWithSession: async () => false,
     rotateRefreshToken: true,
     ttl: {
@@ -123,8 +109,7 @@ export function createProvider({ config, db, keys, accounts, log, render, limite
   if (config.implicitGrant) enablePlainImplicit(provider);
   useHashedClientSecrets(provider);
   reuseBuiltClients(provider);
-  guardRegistration(provider, ROUTES.registration);
-  registerPasswordGrant(provider, SCOPES, { accounts, limiter: limiter ?? new CredentialLimiter(db), findAccount });
+  registerPasswordGrant(provider, SCOPES, { accounts, limiter, findAccount });
   provider.on('server_error', (ctx, err) => {
     log.error({ err, path: ctx.path, method: ctx.method }, 'oidc-provider server error');
   });

@@ -41,7 +41,13 @@ function asJson(response: object): Record<string, unknown> {
   return JSON.parse(JSON.stringify(response)) as Record<string, unknown>;
 }
 
-async function idTokenSteps(context: FlowContext, client: ConnectedClient, title: string, idToken: string | undefined, nonce?: string): Promise<Step[]> {
+async function idTokenSteps(
+  context: FlowContext,
+  client: ConnectedClient,
+  title: string,
+  idToken: string | undefined,
+  nonce?: string,
+): Promise<Step[]> {
   if (!idToken) return [];
   const metadata = client.configuration.serverMetadata();
   const report = await inspectIdToken(
@@ -90,7 +96,9 @@ export async function completeAuthorization(context: FlowContext, session: Playg
   const params = callbackUrl.searchParams;
   const stateMatches = params.get('state') === pending.state;
   if (!stateMatches) {
-    session.steps.push(callbackStep(callbackUrl, false, 'The state does not match: this is not the answer to the request above, so the code is not used.'));
+    session.steps.push(
+      callbackStep(callbackUrl, false, 'The state does not match: this is not the answer to the request above, so the code is not used.'),
+    );
     return;
   }
   if (params.has('error') || !params.has('code')) {

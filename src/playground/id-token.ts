@@ -61,8 +61,14 @@ export async function inspectIdToken(idToken: string, expect: IdTokenExpectation
   checks.push({ name: `iss is ${expect.issuer}`, ok: payload.iss === expect.issuer });
   const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
   checks.push({ name: `aud includes this client (${expect.clientId})`, ok: audiences.includes(expect.clientId) });
-  checks.push({ name: `exp ${iso(payload.exp)} is in the future`, ok: typeof payload.exp === 'number' && payload.exp > now - CLOCK_TOLERANCE_SECONDS });
-  checks.push({ name: `iat ${iso(payload.iat)} is not in the future`, ok: typeof payload.iat === 'number' && payload.iat <= now + CLOCK_TOLERANCE_SECONDS });
+  checks.push({
+    name: `exp ${iso(payload.exp)} is in the future`,
+    ok: typeof payload.exp === 'number' && payload.exp > now - CLOCK_TOLERANCE_SECONDS,
+  });
+  checks.push({
+    name: `iat ${iso(payload.iat)} is not in the future`,
+    ok: typeof payload.iat === 'number' && payload.iat <= now + CLOCK_TOLERANCE_SECONDS,
+  });
   if (expect.nonce !== undefined) {
     checks.push({ name: 'nonce is the one this playground sent', ok: payload.nonce === expect.nonce });
   }

@@ -18,7 +18,10 @@ if (options === 'help') {
 const { issuer, host, port, publicUrl } = options;
 const app = await buildPlayground({ issuer, publicUrl, logLevel: 'warn' });
 const close = () => {
-  app.close().then(() => process.exit(0), () => process.exit(1));
+  app.close().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
 };
 process.on('SIGINT', close);
 process.on('SIGTERM', close);
@@ -27,7 +30,9 @@ try {
 } catch (err) {
   const code = (err as { code?: string }).code;
   process.stderr.write(
-    code === 'EADDRINUSE' ? `playground: port ${port} on ${host} is in use (use --port)\n` : `playground: could not start: ${(err as Error).message}\n`,
+    code === 'EADDRINUSE'
+      ? `playground: port ${port} on ${host} is in use (use --port)\n`
+      : `playground: could not start: ${(err as Error).message}\n`,
   );
   process.exit(1);
 }

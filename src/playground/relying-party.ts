@@ -44,7 +44,12 @@ export async function register(
   );
   const clientMetadata = registered.clientMetadata();
   const secret = String(clientMetadata.client_secret ?? '');
-  const configuration = new oidc.Configuration(registered.serverMetadata(), clientMetadata.client_id, clientMetadata, oidc.ClientSecretBasic(secret));
+  const configuration = new oidc.Configuration(
+    registered.serverMetadata(),
+    clientMetadata.client_id,
+    clientMetadata,
+    oidc.ClientSecretBasic(secret),
+  );
   const metadata = { ...clientMetadata } as Record<string, unknown>;
   if (issuer.protocol === 'http:') oidc.allowInsecureRequests(configuration);
   return { configuration, metadata };

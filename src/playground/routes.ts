@@ -1,5 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { authorize, callApi, completeAuthorization, refreshTokens, revokeTokens, startWithClient, startWithRegistration, type FlowContext } from './flow.js';
+import {
+  authorize,
+  callApi,
+  completeAuthorization,
+  refreshTokens,
+  revokeTokens,
+  startWithClient,
+  startWithRegistration,
+  type FlowContext,
+} from './flow.js';
 import { describeError } from './relying-party.js';
 import { AUTH_METHODS, csrfMatches, type AuthMethod, type PlaygroundSession, type SessionStore } from './sessions.js';
 
@@ -118,7 +127,11 @@ export async function playgroundRoutes(app: FastifyInstance, { context, sessions
   app.get('/callback', async (request, reply) => {
     const session = sessionOf(request);
     if (!session?.client || !session.pending) {
-      return refuse(reply, 400, 'No authorization was started from this browser (or it was already answered). Start one from the playground.');
+      return refuse(
+        reply,
+        400,
+        'No authorization was started from this browser (or it was already answered). Start one from the playground.',
+      );
     }
     const callbackUrl = new URL(request.url, publicUrl);
     await completeAuthorization(context, session, callbackUrl);
@@ -137,7 +150,8 @@ export async function playgroundRoutes(app: FastifyInstance, { context, sessions
       const session = guarded(request, reply);
       if (!session) return reply;
       if (!session.client || (needsTokens && !session.tokens)) session.notice = 'Connect a client and finish an authorization first.';
-      else if (path === '/refresh' && !session.tokens?.refreshToken) session.notice = 'There is no refresh token: the client may not use the refresh_token grant.';
+      else if (path === '/refresh' && !session.tokens?.refreshToken)
+        session.notice = 'There is no refresh token: the client may not use the refresh_token grant.';
       else await action(session);
       return backHome(reply);
     });

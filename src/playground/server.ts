@@ -19,7 +19,7 @@ export interface BuildOptions extends Pick<PlaygroundOptions, 'issuer' | 'public
 
 /**
  * The playground: a small relying party of its own (a separate process and origin, like the
- * seeds' client on port 8000), which talks to Latchkey only over HTTP, through openid-client.
+ * Authlib example's client on port 8000), which talks to Latchkey only over HTTP, through openid-client.
  */
 export async function buildPlayground({ issuer, publicUrl, logLevel = 'info' }: BuildOptions): Promise<FastifyInstance> {
   const app = Fastify({

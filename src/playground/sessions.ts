@@ -1,7 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Configuration } from 'openid-client';
 
-/** One section of the playground page: a step of the flow, as the seeds' README shows them. */
+/** One section of the playground page: a step of the flow, as the Authlib example's README shows them. */
 export interface Step {
   title: string;
   lead?: string;

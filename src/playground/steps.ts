@@ -2,7 +2,7 @@ import type { IdTokenReport } from './id-token.js';
 import type { ApiAnswer } from './relying-party.js';
 import type { Step } from './sessions.js';
 
-/** The sections of the playground page, one per step of the flow, in the seeds' order. */
+/** The sections of the playground page, one per step of the flow, in the Authlib example's order. */
 
 function pretty(value: unknown): string {
   return JSON.stringify(value, null, 2);

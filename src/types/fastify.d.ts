@@ -6,9 +6,9 @@ import type { Schema } from '../db/schema.js';
 import type { Account, AccountStore } from '../accounts/store.js';
 import type { PasswordCheck } from '../accounts/password-check.js';
 import type { ClientStore } from '../clients/store.js';
-import type { CredentialLimiter } from '../ops/credential-limits.js';
-import type { Metrics } from '../ops/metrics.js';
-import type { AuditEvent, AuditFields } from '../ops/audit.js';
+import type { CredentialLimiter } from '../limits/credential-limits.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { AuditEvent, AuditFields } from '../observability/audit.js';
 
 // What app.ts hands every feature plugin.
 declare module 'fastify' {
@@ -22,7 +22,7 @@ declare module 'fastify' {
     credentialLimiter: CredentialLimiter;
     /** A sign-in form's password check, with the per-username limit (src/accounts/console.ts). */
     checkPassword(username: string, password: string, request?: FastifyRequest): Promise<PasswordCheck>;
-    /** Prometheus metrics (src/ops/metrics.ts): signInFailure(), passwordGrantFailure(), ... */
+    /** Prometheus metrics (src/observability/metrics.ts): signInFailure(), passwordGrantFailure(), ... */
     metrics: Metrics;
   }
   interface FastifyRequest {

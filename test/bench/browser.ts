@@ -40,7 +40,13 @@ function forms(html: string): HtmlForm[] {
       value: attribute(` ${attrs}`, 'value') ?? '',
       text: decode(text.replace(/<[^>]+>/g, '')).trim(),
     }));
-    return { action: attribute(` ${tag}`, 'action') ?? '', method: (attribute(` ${tag}`, 'method') ?? 'get').toLowerCase(), fields, inputs, buttons };
+    return {
+      action: attribute(` ${tag}`, 'action') ?? '',
+      method: (attribute(` ${tag}`, 'method') ?? 'get').toLowerCase(),
+      fields,
+      inputs,
+      buttons,
+    };
   });
 }
 
@@ -54,7 +60,9 @@ export class Browser {
   ) {}
 
   async get(url: string): Promise<HttpResponse> {
-    const res = await send(this.agent, new URL(url, this.origin).toString(), { headers: { cookie: this.cookies.header(), accept: 'text/html' } });
+    const res = await send(this.agent, new URL(url, this.origin).toString(), {
+      headers: { cookie: this.cookies.header(), accept: 'text/html' },
+    });
     this.cookies.store(res);
     return res;
   }
@@ -80,7 +88,12 @@ const location = (res: HttpResponse) => {
  * signs in on the sign-in form (the one with a password field), presses Allow on the consent
  * form. Returns the URL the browser is finally sent to (the client's redirect URI).
  */
-export async function signInAndConsent(browser: Browser, authorizeUrl: string, redirectUri: string, user: { username: string; password: string }) {
+export async function signInAndConsent(
+  browser: Browser,
+  authorizeUrl: string,
+  redirectUri: string,
+  user: { username: string; password: string },
+) {
   let res = await browser.get(authorizeUrl);
   for (let hop = 0; hop < 20; hop++) {
     const next = location(res);
@@ -102,7 +115,10 @@ export async function signInAndConsent(browser: Browser, authorizeUrl: string, r
       res = await browser.post(signIn.action, fields);
     } else if (consent) {
       const allow = consent.buttons.find((b) => b.text === 'Allow')!;
-      res = await browser.post(consent.action, { ...Object.fromEntries(consent.fields), ...(allow.name ? { [allow.name]: allow.value } : {}) });
+      res = await browser.post(consent.action, {
+        ...Object.fromEntries(consent.fields),
+        ...(allow.name ? { [allow.name]: allow.value } : {}),
+      });
     } else {
       throw new Error(`no sign-in or consent form on the page: ${res.body.slice(0, 300)}`);
     }

@@ -17,14 +17,24 @@ function ratioCheck(name: string, numerator: number | undefined, denominator: nu
 export function checks(rows: Row[], passwordKey: string): Check[] {
   const cc = rowKey('latchkey', 'client_credentials');
   const list = [
-    ratioCheck('client_credentials on PostgreSQL / in-memory oidc-provider', rate(rows, cc), rate(rows, rowKey('oidc-provider', 'client_credentials')), 0.6),
+    ratioCheck(
+      'client_credentials on PostgreSQL / in-memory oidc-provider',
+      rate(rows, cc),
+      rate(rows, rowKey('oidc-provider', 'client_credentials')),
+      0.6,
+    ),
   ];
   const grown = rows.find((r) => r.key === cc && r.phase === '1M rows');
   if (grown) {
     // Minutes pass between the two phases on a shared machine: each is taken against the in-memory
     // reference measured alongside it (the raw ratio is in the table too).
     const value = grown.normalizedRatio ?? grown.ratio;
-    list.push({ name: 'client_credentials with 1M rows / empty table (against the reference)', value, goal: '>= 0.9', pass: value !== undefined && value >= 0.9 });
+    list.push({
+      name: 'client_credentials with 1M rows / empty table (against the reference)',
+      value,
+      goal: '>= 0.9',
+      pass: value !== undefined && value >= 0.9,
+    });
   }
   list.push(
     ratioCheck('/api/me / Fastify hello', rate(rows, rowKey('latchkey', '/api/me')), rate(rows, rowKey('fastify', 'hello')), 0.3),

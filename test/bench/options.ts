@@ -37,7 +37,8 @@ export function parseOptions(argv: string[]): BenchOptions {
   }
   const number = (name: string, raw: string, min: number, max: number) => {
     const value = Number(raw);
-    if (!Number.isInteger(value) || value < min || value > max) throw new Error(`--${name} must be a whole number from ${min} to ${max}\n${USAGE}`);
+    if (!Number.isInteger(value) || value < min || value > max)
+      throw new Error(`--${name} must be a whole number from ${min} to ${max}\n${USAGE}`);
     return value;
   };
   if (!/^(auto|\d+)$/.test(values.workers)) throw new Error(`--workers must be a number or auto\n${USAGE}`);

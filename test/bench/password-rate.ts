@@ -20,7 +20,12 @@ export function serverThreads(workers: string): number {
  * server has (in a process of its own, sized so). This bounds the password grant.
  */
 export async function passwordHashing(connections: number, threads: number): Promise<Driver> {
-  const child = startProcess('password checks', ['--import', 'tsx', fileURLToPath(new URL('password-checks.ts', import.meta.url))], { UV_THREADPOOL_SIZE: String(threads) }, { ipc: true });
+  const child = startProcess(
+    'password checks',
+    ['--import', 'tsx', fileURLToPath(new URL('password-checks.ts', import.meta.url))],
+    { UV_THREADPOOL_SIZE: String(threads) },
+    { ipc: true },
+  );
   const next = () =>
     new Promise<unknown>((resolve, reject) => {
       const onExit = () => reject(new Error(`the password-check process exited:\n${child.output()}`));

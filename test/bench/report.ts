@@ -38,14 +38,27 @@ const MB = 1024 * 1024;
 const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
 
 function cells(row: Row): string[] {
-  const target = row.phase === 'empty' ? row.target : row.target === 'latchkey' ? `${row.target}, ${row.phase}` : `${row.target} (beside ${row.phase})`;
+  const target =
+    row.phase === 'empty' ? row.target : row.target === 'latchkey' ? `${row.target}, ${row.phase}` : `${row.target} (beside ${row.phase})`;
   if (!row.result) return [row.workload, target, 'skipped', '', '', '', row.skipped ?? '', '', ''];
   const r = row.result;
   const normalized = row.normalizedRatio === undefined ? '' : ` (${fixed(row.normalizedRatio, 2)} against the reference)`;
   const ratio = row.ratio === undefined ? '' : `${fixed(row.ratio, 2)} × ${row.reference}${normalized}`;
-  const rss = row.rssBytes ? `${fixed(row.rssBytes / MB, 0)} MB${row.processes && row.processes > 1 ? ` (${row.processes} proc.)` : ''}` : '';
+  const rss = row.rssBytes
+    ? `${fixed(row.rssBytes / MB, 0)} MB${row.processes && row.processes > 1 ? ` (${row.processes} proc.)` : ''}`
+    : '';
   const cpu = row.cpuMicros === undefined ? '' : `${fixed(row.cpuMicros, 0)} µs`;
-  return [row.workload, target, `${fixed(r.rate, r.rate < 100 ? 1 : 0)} ${row.unit}`, fixed(r.p50, 1), fixed(r.p99, 1), String(r.errors), ratio, rss, cpu];
+  return [
+    row.workload,
+    target,
+    `${fixed(r.rate, r.rate < 100 ? 1 : 0)} ${row.unit}`,
+    fixed(r.p50, 1),
+    fixed(r.p99, 1),
+    String(r.errors),
+    ratio,
+    rss,
+    cpu,
+  ];
 }
 
 const HEADER = ['workload', 'target', 'rate', 'p50 ms', 'p99 ms', 'errors', 'ratio', 'server RSS', 'server CPU/op'];
@@ -54,7 +67,11 @@ const HEADER = ['workload', 'target', 'rate', 'p50 ms', 'p99 ms', 'errors', 'rat
 export function textTable(rows: Row[]): string {
   const lines = [HEADER, ...rows.map(cells)];
   const widths = HEADER.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
-  const format = (l: string[]) => l.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const format = (l: string[]) =>
+    l
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [format(lines[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.slice(1).map(format)].join('\n');
 }
 
@@ -66,7 +83,9 @@ export function markdownTable(rows: Row[]): string {
 
 export function checksText(checks: Check[]): string {
   const verdict = (c: Check) => (c.value === undefined ? 'SKIP' : c.pass ? 'PASS' : 'FAIL');
-  return checks.map((c) => `${verdict(c)}  ${c.name}: ${c.value === undefined ? 'not measured' : fixed(c.value, 2)} (goal ${c.goal})`).join('\n');
+  return checks
+    .map((c) => `${verdict(c)}  ${c.name}: ${c.value === undefined ? 'not measured' : fixed(c.value, 2)} (goal ${c.goal})`)
+    .join('\n');
 }
 
 export function machine() {
@@ -84,6 +103,9 @@ export async function writeJson(dir: string, options: BenchOptions, rows: Row[],
   await mkdir(dir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const path = `${dir}/${stamp}.json`;
-  await writeFile(path, `${JSON.stringify({ date: new Date().toISOString(), machine: { ...machine(), postgres }, options, rows, checks }, null, 2)}\n`);
+  await writeFile(
+    path,
+    `${JSON.stringify({ date: new Date().toISOString(), machine: { ...machine(), postgres }, options, rows, checks }, null, 2)}\n`,
+  );
   return path;
 }

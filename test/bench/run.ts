@@ -74,7 +74,10 @@ process.once('exit', killAllNow);
 async function main(): Promise<void> {
   const started = Date.now();
   database = await createBenchDatabase();
-  const postgres = await onDatabase(database.url, async (c) => (await c.query<{ server_version: string }>('show server_version')).rows[0]!.server_version);
+  const postgres = await onDatabase(
+    database.url,
+    async (c) => (await c.query<{ server_version: string }>('show server_version')).rows[0]!.server_version,
+  );
   const host = machine();
   log(`Latchkey bench on ${host.cores} × ${host.cpu}, Node ${host.node}, PostgreSQL ${postgres}; database ${database.name}`);
 

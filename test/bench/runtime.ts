@@ -1,13 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { fetchedNodeBinDir, PREFERRED_MAJOR } from '../../src/runtime.js';
 
 /** The runtime of the image and of CI: every server the bench starts runs on it. */
-export const RUNTIME_MAJOR = 24;
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const FETCHED = `${ROOT}.bench/node${RUNTIME_MAJOR}`;
-const FETCHED_NODE = `${FETCHED}/node_modules/node/bin/node`;
+export const RUNTIME_MAJOR = PREFERRED_MAJOR;
 
 /**
  * The environment the image gives the server (Dockerfile), for every server the bench starts,
@@ -20,20 +16,15 @@ let chosen: string | undefined;
 
 /**
  * The node binary the servers (references and Latchkey alike) run on: this one when it is Node
- * 24, otherwise Node 24 from the npm registry (package `node@24`), fetched once into
- * .bench/node24 as CI does. Measuring the production runtime matters here: on Node 20 and 22,
- * the AsyncLocalStorage that oidc-provider enters for every request costs every later promise a
- * hook call; Node 24 keeps that context without hooks.
+ * 24, otherwise Node 24 from the npm registry, fetched once into .runtime/node24 as CI does.
+ * Measuring the production runtime matters here: on Node 20 and 22, the AsyncLocalStorage that
+ * oidc-provider enters for every request costs every later promise a hook call; Node 24 keeps
+ * that context without hooks.
  */
 export function serverRuntime(): string {
   if (chosen) return chosen;
   if (Number(process.versions.node.split('.')[0]) === RUNTIME_MAJOR) return (chosen = process.execPath);
-  if (!existsSync(FETCHED_NODE)) {
-    process.stdout.write(`fetching Node ${RUNTIME_MAJOR} from the npm registry into .bench/node${RUNTIME_MAJOR} (once)\n`);
-    mkdirSync(FETCHED, { recursive: true });
-    execFileSync('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--prefix', FETCHED, `node@${RUNTIME_MAJOR}`], { stdio: 'ignore' });
-  }
-  return (chosen = FETCHED_NODE);
+  return (chosen = join(fetchedNodeBinDir(RUNTIME_MAJOR), 'node'));
 }
 
 export function runtimeVersion(): string {

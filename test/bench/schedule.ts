@@ -24,7 +24,13 @@ class Measured {
     targets: BenchTargets,
     phase: Phase,
   ) {
-    this.row = { key: rowKey(workload.target, workload.name), workload: workload.name, target: workload.target, phase, unit: workload.unit };
+    this.row = {
+      key: rowKey(workload.target, workload.name),
+      workload: workload.name,
+      target: workload.target,
+      phase,
+      unit: workload.unit,
+    };
     const server = workload.server?.(targets);
     this.watch = server ? watchServer(server) : undefined;
   }
@@ -80,7 +86,9 @@ class Measured {
         this.row.processes = usage.processes;
         if (result.operations) this.row.cpuMicros = (usage.cpuSeconds * 1e6) / result.operations;
       }
-      log(`  ${this.row.key}: ${result.rate.toFixed(1)} ${this.row.unit}, p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms, ${result.errors} errors`);
+      log(
+        `  ${this.row.key}: ${result.rate.toFixed(1)} ${this.row.unit}, p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms, ${result.errors} errors`,
+      );
     }
     return this.row;
   }
@@ -98,7 +106,8 @@ export async function measureAll(workloads: Workload[], targets: BenchTargets, p
   const grouped = new Set<Workload>();
   for (const workload of workloads) {
     if (grouped.has(workload)) continue;
-    const reference = workload.reference && present.has(workload.reference) ? workloads.find((w) => keyOf(w) === workload.reference)! : undefined;
+    const reference =
+      workload.reference && present.has(workload.reference) ? workloads.find((w) => keyOf(w) === workload.reference)! : undefined;
     const head = reference ?? workload;
     const group = [head, ...workloads.filter((w) => w !== head && w.reference === keyOf(head))];
     for (const w of group) grouped.add(w);
@@ -110,7 +119,9 @@ export async function measureAll(workloads: Workload[], targets: BenchTargets, p
     const roundCount = Math.max(1, Math.round(settings.duration / (slow ? 5 : 2.5)));
     const seconds = settings.duration / roundCount;
     const names = group.map(keyOf).join(' vs ');
-    log(`- ${names}${phase === 'empty' ? '' : ` (${phase})`}: ${settings.warmup} s warm-up, ${roundCount} × ${seconds.toFixed(1)} s${group.length > 1 ? ' each, alternating' : ''}, ${settings.connections} connections`);
+    log(
+      `- ${names}${phase === 'empty' ? '' : ` (${phase})`}: ${settings.warmup} s warm-up, ${roundCount} × ${seconds.toFixed(1)} s${group.length > 1 ? ' each, alternating' : ''}, ${settings.connections} connections`,
+    );
     const measured = group.map((w) => new Measured(w, targets, phase));
     for (const m of measured) await m.prepare(targets, settings, log);
     for (let r = 0; r < roundCount; r++) {

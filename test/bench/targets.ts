@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import type { ClientInput } from '../../src/clients/validate.js';
+import type { ClientInput } from '../../src/oidc/client-metadata.js';
 import { serverThreads } from './password-rate.js';
 import { freePort, serverProcesses, startProcess, waitUntilUp, type Started } from './processes.js';
 
@@ -38,7 +38,11 @@ export interface Reference {
 /** (a) bare Fastify "hello": the HTTP ceiling. */
 export async function startHello(): Promise<Reference> {
   const port = await freePort();
-  const server = startProcess('fastify hello', [...runtimeFlags(), '--import', 'tsx', here('references/fastify-hello.ts'), String(port)], {});
+  const server = startProcess(
+    'fastify hello',
+    [...runtimeFlags(), '--import', 'tsx', here('references/fastify-hello.ts'), String(port)],
+    {},
+  );
   const url = `http://127.0.0.1:${port}`;
   await waitUntilUp(server, `${url}/hello`);
   return { url, server };
@@ -57,7 +61,11 @@ export async function startOidcReference(client: Credentials, grantTypes: string
     token_endpoint_auth_method: 'client_secret_basic',
   };
   const options = JSON.stringify({ port, client: metadata, accessTokenTtl: ACCESS_TOKEN_TTL });
-  const server = startProcess('oidc-provider reference', [...runtimeFlags(), '--import', 'tsx', here('references/oidc-provider.ts'), options], {});
+  const server = startProcess(
+    'oidc-provider reference',
+    [...runtimeFlags(), '--import', 'tsx', here('references/oidc-provider.ts'), options],
+    {},
+  );
   const url = `http://127.0.0.1:${port}`;
   await waitUntilUp(server, `${url}/.well-known/openid-configuration`);
   return { url, server };

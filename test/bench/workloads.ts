@@ -173,7 +173,8 @@ export const WORKLOADS: Workload[] = [
     unit: 'req/s',
     growth: false,
     server: (t) => t.reference.server,
-    prepare: async (t, connections) => cannonDriver(() => tokenEndpoint(t.reference.url, t.latchkey.client, CLIENT_CREDENTIALS), connections),
+    prepare: async (t, connections) =>
+      cannonDriver(() => tokenEndpoint(t.reference.url, t.latchkey.client, CLIENT_CREDENTIALS), connections),
   },
   {
     name: 'client_credentials',
@@ -182,7 +183,8 @@ export const WORKLOADS: Workload[] = [
     reference: rowKey('oidc-provider', 'client_credentials'),
     growth: true,
     server: latchkeyServer,
-    prepare: async (t, connections) => cannonDriver(() => tokenEndpoint(t.latchkey.url, t.latchkey.client, CLIENT_CREDENTIALS), connections),
+    prepare: async (t, connections) =>
+      cannonDriver(() => tokenEndpoint(t.latchkey.url, t.latchkey.client, CLIENT_CREDENTIALS), connections),
   },
   {
     name: 'introspection',
@@ -232,7 +234,8 @@ export const WORKLOADS: Workload[] = [
     growth: true,
     server: latchkeyServer,
     async prepare(t, connections) {
-      const missing = needsPassword(t.latchkey) ?? (t.latchkey.grantTypes.has('refresh_token') ? undefined : 'refresh_token is not offered');
+      const missing =
+        needsPassword(t.latchkey) ?? (t.latchkey.grantTypes.has('refresh_token') ? undefined : 'refresh_token is not offered');
       return missing ? { skipped: missing } : refreshChains(t.latchkey, connections);
     },
   },
@@ -256,7 +259,10 @@ export const WORKLOADS: Workload[] = [
       const missing = needsPassword(t.latchkey);
       if (missing) return { skipped: missing };
       const { username, password } = t.latchkey.user;
-      return cannonDriver(() => tokenEndpoint(t.latchkey.url, t.latchkey.client, { grant_type: 'password', username, password, scope: 'profile' }), connections);
+      return cannonDriver(
+        () => tokenEndpoint(t.latchkey.url, t.latchkey.client, { grant_type: 'password', username, password, scope: 'profile' }),
+        connections,
+      );
     },
   },
   {

@@ -54,7 +54,10 @@ function attributes(tag: string): Record<string, string> {
   return attrs;
 }
 
-const textOf = (html: string) => decodeEntities(html.replace(/<[^>]*>/g, ' ')).replace(/\s+/g, ' ').trim();
+const textOf = (html: string) =>
+  decodeEntities(html.replace(/<[^>]*>/g, ' '))
+    .replace(/\s+/g, ' ')
+    .trim();
 
 /** The forms of a page, each as its opening tag's attributes and its inner HTML. */
 export function forms(html: string): { attrs: Record<string, string>; body: string }[] {
@@ -79,7 +82,10 @@ function controls(formBody: string): Control[] {
     found.push({ index: m.index!, control: { tag: 'input', attrs, value: attrs.value ?? '' } });
   }
   for (const m of formBody.matchAll(/<textarea\b([^>]*)>([\s\S]*?)<\/textarea>/gi)) {
-    found.push({ index: m.index!, control: { tag: 'textarea', attrs: attributes(m[1]!), value: decodeEntities(m[2]!).replace(/^\n/, '') } });
+    found.push({
+      index: m.index!,
+      control: { tag: 'textarea', attrs: attributes(m[1]!), value: decodeEntities(m[2]!).replace(/^\n/, '') },
+    });
   }
   for (const m of formBody.matchAll(/<select\b([^>]*)>([\s\S]*?)<\/select>/gi)) {
     const options = [...m[2]!.matchAll(/<option\b([^>]*)>/gi)].map((o) => attributes(o[1]!));

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import type { ClientInput } from '../../src/clients/validate.js';
+import type { ClientInput } from '../../src/oidc/client-metadata.js';
 import type { IssuedClient } from '../../src/clients/store.js';
 
 export const PASSWORD = 'correct horse battery staple';
@@ -14,7 +14,7 @@ export async function createUser(app: FastifyInstance, username = uniqueName(), 
   return { ...account, password };
 }
 
-/** The seeds' client (Authlib example), with overrides. */
+/** The Authlib example's client, with overrides. */
 export async function createClient(app: FastifyInstance, overrides: Partial<ClientInput> = {}, ownerId?: number): Promise<IssuedClient> {
   return app.clients.create(
     {

@@ -17,7 +17,12 @@ export interface Approval {
  * "Deny") when asked. Returns the page where it stopped; `leftTo` is where the browser was sent
  * back to the client (with its code, its fragment, or its error).
  */
-export async function signInAndConsent(browser: BrowserSession, start: string | URL | Page, person: Person, approval: Approval = {}): Promise<Page> {
+export async function signInAndConsent(
+  browser: BrowserSession,
+  start: string | URL | Page,
+  person: Person,
+  approval: Approval = {},
+): Promise<Page> {
   let page = typeof start === 'string' || start instanceof URL ? await browser.get(start) : start;
   if (!page.leftTo && browser.hasButton(page, 'Sign in')) {
     page = await browser.submit(page, 'Sign in', { Username: person.username, Password: person.password });
@@ -44,8 +49,13 @@ export function pkce(): { verifier: string; challenge: string } {
 
 export const authorizeUrl = (base: string, params: Record<string, string>) => `${base}/oauth/authorize?${new URLSearchParams(params)}`;
 
-/** The seeds' authorization code flow, as far as the code: sign in, allow, read the code. */
-export async function codeFor(base: string, person: Person, params: Record<string, string>, browser = new BrowserSession(base)): Promise<string> {
+/** The Authlib example's authorization code flow, as far as the code: sign in, allow, read the code. */
+export async function codeFor(
+  base: string,
+  person: Person,
+  params: Record<string, string>,
+  browser = new BrowserSession(base),
+): Promise<string> {
   const back = returned(await signInAndConsent(browser, authorizeUrl(base, { response_type: 'code', ...params }), person));
   const code = back.searchParams.get('code');
   if (!code) throw new Error(`no code in ${back.href}`);

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Locator, Page } from 'playwright-core';
 
 /**
- * Latchkey's browser pages, driven only through the labels of INTERFACE.md ("The browser
+ * Latchkey's browser pages, driven only through the labels README.md names ("The browser
  * pages"): what a person (or a screen reader) finds on them.
  */
 

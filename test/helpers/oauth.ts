@@ -6,7 +6,7 @@ export interface TokenCall {
   body: Json;
 }
 
-/** How a request carries its fields: multipart (curl -F, the seeds) or urlencoded (most clients). */
+/** How a request carries its fields: multipart (curl -F, as the Authlib example posts) or urlencoded (most clients). */
 export type Encoding = 'multipart' | 'urlencoded';
 
 export interface PostOptions {
@@ -36,7 +36,7 @@ export interface Client {
   clientSecret: string | undefined;
 }
 
-/** The token endpoint with client_secret_basic, as the seeds call it (curl -u id:secret -F ...). */
+/** The token endpoint with client_secret_basic, as the Authlib example calls it (curl -u id:secret -F ...). */
 export function token(baseUrl: string, client: Client, fields: Record<string, string>, encoding: Encoding = 'multipart') {
   return post(`${baseUrl}/oauth/token`, fields, { basicAuth: { id: client.clientId, secret: client.clientSecret }, encoding });
 }

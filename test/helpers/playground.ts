@@ -17,7 +17,15 @@ export async function startPlayground(t: Test, issuer: string): Promise<TestPlay
   return { url: publicUrl.origin, callback: `${publicUrl.origin}/callback` };
 }
 
-const ENTITIES: Record<string, string> = { '&amp;': '&', '&lt;': '<', '&gt;': '>', '&quot;': '"', '&#x27;': "'", '&#x3D;': '=', '&#x60;': '`' };
+const ENTITIES: Record<string, string> = {
+  '&amp;': '&',
+  '&lt;': '<',
+  '&gt;': '>',
+  '&quot;': '"',
+  '&#x27;': "'",
+  '&#x3D;': '=',
+  '&#x60;': '`',
+};
 
 /** Undoes handlebars' escaping, to read values out of a page. */
 export function unescapeHtml(html: string): string {

@@ -10,7 +10,18 @@ import { freePort } from './server.js';
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Variables of the test's own environment that must not leak into a spawned server. */
-const SERVER_VARIABLES = ['PORT', 'HOST', 'ISSUER', 'DATABASE_URL', 'DATA_DIR', 'WORKERS', 'TOKEN_RATE_LIMIT', 'TRUST_PROXY', 'LOG_LEVEL', 'NODE_ENV'];
+const SERVER_VARIABLES = [
+  'PORT',
+  'HOST',
+  'ISSUER',
+  'DATABASE_URL',
+  'DATA_DIR',
+  'WORKERS',
+  'TOKEN_RATE_LIMIT',
+  'TRUST_PROXY',
+  'LOG_LEVEL',
+  'NODE_ENV',
+];
 
 export interface SpawnOptions {
   /** The database to serve from (a FreshDatabase of the test). */

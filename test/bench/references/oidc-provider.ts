@@ -3,7 +3,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair } from 'jose';
 import Provider, { type ClientMetadata, type Configuration } from 'oidc-provider';
-import { ROUTES, SCOPES } from '../../../src/oidc/provider.js';
+import { ROUTES, SCOPES } from '../../../src/endpoints.js';
 
 export interface ReferenceOptions {
   port: number;

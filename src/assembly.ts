@@ -1,0 +1,53 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type Provider from 'oidc-provider';
+import type { Kysely } from 'kysely';
+import type { Config } from './config.js';
+import type { Database } from './db/connect.js';
+import { migrate } from './db/migrate.js';
+import type { Schema } from './db/schema.js';
+import { SCOPES } from './endpoints.js';
+import { AccountStore } from './accounts/store.js';
+import { ClientStore } from './clients/store.js';
+import { providerValidation } from './clients/provider-validation.js';
+import { CredentialLimiter } from './limits/credential-limits.js';
+import { ensureKeys, loadKeys, type KeyMaterial } from './oidc/keys.js';
+import { createProvider } from './oidc/provider.js';
+import type { Render } from './oidc/pages.js';
+
+/**
+ * The one place that puts Latchkey's parts together over a database, for the server, the
+ * command line and the cluster's primary alike.
+ */
+
+/** Migrations, then the signing and cookie keys (made on first start). Returns the migrations applied. */
+export async function prepareDatabase(db: Kysely<Schema>): Promise<string[]> {
+  const applied = await migrate(db);
+  await ensureKeys(db);
+  return applied;
+}
+
+export interface Services {
+  keys: KeyMaterial;
+  accounts: AccountStore;
+  credentialLimiter: CredentialLimiter;
+  provider: Provider;
+  clients: ClientStore;
+}
+
+export interface ServiceOptions {
+  log: FastifyBaseLogger;
+  /** Renders the provider's own pages (the server's views; the command line renders none). */
+  render: Render;
+}
+
+/** The stores and the provider over a prepared database. */
+export async function assembleServices(config: Config, database: Database, { log, render }: ServiceOptions): Promise<Services> {
+  const db = database.db;
+  await ensureKeys(db);
+  const keys = await loadKeys(db);
+  const accounts = new AccountStore(db);
+  const credentialLimiter = new CredentialLimiter(db);
+  const provider = createProvider({ config, db, keys, accounts, log, render, limiter: credentialLimiter });
+  const clients = new ClientStore(db, SCOPES, providerValidation(provider));
+  return { keys, accounts, credentialLimiter, provider, clients };
+}

@@ -1,0 +1,86 @@
+import { sql, type Kysely } from 'kysely';
+import type { AdapterPayload, KoaContextWithOIDC } from 'oidc-provider';
+import type { Schema } from '../../db/schema.js';
+import { guarded } from '../../db/unavailable.js';
+import { KyselyAdapter } from './kysely-adapter.js';
+
+/**
+ * Grants keep their own id in their payload (`grantId`), so that a Grant can be found again by
+ * account and client (the stored key is only a hash of the id). A grant id is no credential:
+ * every token's payload already carries it.
+ */
+export class GrantAdapter extends KyselyAdapter {
+  constructor(db: Kysely<Schema>) {
+    super('Grant', db);
+  }
+
+  override upsert(id: string, payload: AdapterPayload, expiresIn: number | undefined): Promise<void> {
+    return super.upsert(id, { ...payload, grantId: id }, expiresIn);
+  }
+}
+
+export interface StoredGrant {
+  grantId: string;
+  clientId: string;
+  /** The OpenID Connect scopes granted (rejected ones removed). */
+  scopes: string[];
+  issuedAt: Date;
+}
+
+function granted(payload: Record<string, unknown>): string[] {
+  const scopeOf = (part: unknown) => {
+    const scope = (part as { openid?: { scope?: unknown } } | undefined)?.openid?.scope;
+    return typeof scope === 'string' ? scope.split(' ').filter(Boolean) : [];
+  };
+  const rejected = new Set(scopeOf(payload.rejected).filter((s) => s !== 'openid'));
+  return scopeOf(payload).filter((s) => !rejected.has(s));
+}
+
+/** The account's unexpired Grants (of one client, when given), newest first, through the grant index. */
+export async function grantsOf(db: Kysely<Schema>, accountId: string, clientId?: string, limit = 500): Promise<StoredGrant[]> {
+  const rows = await guarded(() => {
+    let query = db
+      .selectFrom('oidc_payloads')
+      .select('payload')
+      .where('model', '=', 'Grant')
+      .where(sql<string>`payload->>'accountId'`, '=', accountId)
+      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', sql<Date>`now()`)]));
+    if (clientId !== undefined) query = query.where(sql<string>`payload->>'clientId'`, '=', clientId);
+    return query
+      .orderBy(sql`(payload->>'iat')::bigint`, 'desc')
+      .limit(limit)
+      .execute();
+  });
+  return rows
+    .filter((row) => typeof row.payload.grantId === 'string' && typeof row.payload.clientId === 'string')
+    .map((row) => ({
+      grantId: row.payload.grantId as string,
+      clientId: row.payload.clientId as string,
+      scopes: granted(row.payload),
+      issuedAt: new Date(Number(row.payload.iat) * 1000),
+    }));
+}
+
+/**
+ * oidc-provider's loadExistingGrant, extended to remembered consent: the Grant this
+ * interaction or browser session already uses, else the account's Grant for the client from
+ * any earlier session (the newest that covers the scopes asked, else the newest).
+ */
+export function loadExistingGrant(db: Kysely<Schema>) {
+  return async (ctx: KoaContextWithOIDC) => {
+    const { oidc } = ctx;
+    const client = oidc.client;
+    if (!client) return undefined;
+    const known = oidc.result?.consent?.grantId || oidc.session?.grantIdFor(client.clientId);
+    if (known) {
+      const grant = await oidc.provider.Grant.find(known);
+      if (grant || oidc.result?.consent?.grantId) return grant;
+    }
+    const accountId = oidc.session?.accountId;
+    if (!accountId) return undefined;
+    const candidates = await grantsOf(db, accountId, client.clientId, 20);
+    const asked = [...oidc.requestParamOIDCScopes];
+    const covering = candidates.find((g) => asked.every((scope) => g.scopes.includes(scope))) ?? candidates[0];
+    return covering ? oidc.provider.Grant.find(covering.grantId) : undefined;
+  };
+}
