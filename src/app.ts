@@ -23,6 +23,7 @@ import { clientRoutes } from './clients/routes.js';
 import { parseForm } from './http/form-parser.js';
 import { observabilityPlugin } from './observability/plugin.js';
 import { mountProvider } from './oidc/pipeline.js';
+import { endConsoleSessionOnLogout } from './accounts/console-session.js';
 import { TokenRateLimit } from './limits/token-rate-limit.js';
 import { observeProvider } from './observability/provider-events.js';
 
@@ -71,7 +72,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     // Before the provider is mounted: its request timing must see the provider's requests too.
     await app.register(observabilityPlugin);
 
-    const { keys, accounts, credentialLimiter, provider, clients } = await assembleServices(config, database, {
+    const { keys, accounts, credentialLimiter, provider, clients, consoleSessions } = await assembleServices(config, database, {
       log: app.log,
       render: (template, data) => app.view(template, data),
     });
@@ -79,10 +80,15 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     app.decorate('provider', provider);
     app.decorate('clients', clients);
     app.decorate('credentialLimiter', credentialLimiter);
+    app.decorate('consoleSessions', consoleSessions);
     observeProvider(provider, app.metrics, app.log);
     const tokenRateLimit =
       config.tokenRateLimit > 0 ? new TokenRateLimit(database.db, config.tokenRateLimit, app.metrics, app.log) : undefined;
-    await mountProvider(app, { provider, tokenRateLimit });
+    await mountProvider(app, {
+      provider,
+      tokenRateLimit,
+      endConsoleSession: endConsoleSessionOnLogout(provider, consoleSessions, keys.cookieKeys, config.issuer),
+    });
 
     await app.register(healthRoutes);
     await app.register(apiRoutes);
@@ -100,7 +106,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       installNotFoundHandler(pages);
     });
 
-    const stopPurge = startPurgeJob(database.db, app.log, PURGE_INTERVAL_MS, (deleted) => app.metrics.purgeRun(deleted));
+    const stopPurge = startPurgeJob(database.db, app.log, PURGE_INTERVAL_MS, (deleted) => app.metrics.purgeRun(deleted), [
+      () => consoleSessions.purge(),
+    ]);
     app.addHook('onClose', async () => {
       stopPurge();
       if (ownsDatabase) await database.close();

@@ -6,8 +6,9 @@ import type { Database } from './db/connect.js';
 import { migrate } from './db/migrate.js';
 import type { Schema } from './db/schema.js';
 import { SCOPES } from './endpoints.js';
-import { AccountStore } from './accounts/store.js';
+import { AccountStore, passwordHashing } from './accounts/store.js';
 import { ClientStore } from './clients/store.js';
+import { ConsoleSessions } from './accounts/console-sessions.js';
 import { providerValidation } from './clients/provider-validation.js';
 import { CredentialLimiter } from './limits/credential-limits.js';
 import { ensureKeys, loadKeys, type KeyMaterial } from './oidc/keys.js';
@@ -32,6 +33,7 @@ export interface Services {
   credentialLimiter: CredentialLimiter;
   provider: Provider;
   clients: ClientStore;
+  consoleSessions: ConsoleSessions;
 }
 
 export interface ServiceOptions {
@@ -45,9 +47,9 @@ export async function assembleServices(config: Config, database: Database, { log
   const db = database.db;
   await ensureKeys(db);
   const keys = await loadKeys(db);
-  const accounts = new AccountStore(db);
+  const accounts = new AccountStore(db, passwordHashing(config.hashThreads));
   const credentialLimiter = new CredentialLimiter(db);
   const provider = createProvider({ config, db, keys, accounts, log, render, limiter: credentialLimiter });
   const clients = new ClientStore(db, SCOPES, providerValidation(provider));
-  return { keys, accounts, credentialLimiter, provider, clients };
+  return { keys, accounts, credentialLimiter, provider, clients, consoleSessions: new ConsoleSessions(db) };
 }

@@ -13,6 +13,10 @@ export interface Config {
   trustProxy: boolean;
   logLevel: string;
   tokenRateLimit: number;
+  /** Sign-ups per hour per IP (the whole server takes ten times as many); 0 turns the limit off. */
+  signupRateLimit: number;
+  /** Password hashes run at once per process: libuv's thread pool, which runs them. */
+  hashThreads: number;
   workers: number;
   implicitGrant: boolean;
   production: boolean;
@@ -94,6 +98,8 @@ export function loadConfig(env: Env = process.env): Config {
     trustProxy: boolean(env, 'TRUST_PROXY', false),
     logLevel,
     tokenRateLimit: integer(env, 'TOKEN_RATE_LIMIT', 0, 0, 1_000_000),
+    signupRateLimit: integer(env, 'SIGNUP_RATE_LIMIT', 20, 0, 1_000_000),
+    hashThreads: integer(env, 'UV_THREADPOOL_SIZE', 4, 1, 1024),
     workers: workers(env),
     implicitGrant: boolean(env, 'IMPLICIT_GRANT', true),
     production: env.NODE_ENV === 'production',

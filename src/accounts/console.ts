@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Account } from './store.js';
-import { endConsoleSession, readConsoleSession, startConsoleSession } from './console-session.js';
+import { clearConsoleCookie, consoleSessionId, setConsoleCookie } from './console-session.js';
 import { checkPassword } from './password-check.js';
 
 /** Paths in the pages' context that are not pages (files, unknown API addresses): no console session, no CSRF cookie. */
@@ -18,15 +18,25 @@ function isPage(url: string): boolean {
  */
 async function consoleSessions(app: FastifyInstance): Promise<void> {
   const { issuer } = app.config;
+  const sessions = app.consoleSessions;
   app.decorateRequest('account', null);
   app.decorateRequest('signedInAt', 0);
-  app.decorateReply('signIn', function (this: FastifyReply, account: Account) {
-    startConsoleSession(this, issuer, account.id);
-    this.request.account = account;
+  app.decorateRequest('consoleSessionId', null);
+  app.decorateReply('signIn', async function (this: FastifyReply, account: Account) {
+    const request = this.request;
+    if (request.consoleSessionId) await sessions.end(request.consoleSessionId);
+    const { id, session } = await sessions.start(account.id, { ip: request.ip, userAgent: request.headers['user-agent'] });
+    setConsoleCookie(this, issuer, id);
+    request.account = account;
+    request.signedInAt = session.signedInAt;
+    request.consoleSessionId = id;
   });
-  app.decorateReply('signOutOfConsole', function (this: FastifyReply) {
-    endConsoleSession(this, issuer);
-    this.request.account = null;
+  app.decorateReply('signOutOfConsole', async function (this: FastifyReply) {
+    const request = this.request;
+    if (request.consoleSessionId) await sessions.end(request.consoleSessionId);
+    clearConsoleCookie(this, issuer);
+    request.account = null;
+    request.consoleSessionId = null;
   });
   app.decorate('checkPassword', async (username: string, password: string, request?: FastifyRequest) => {
     const check = await checkPassword(app.accounts, app.credentialLimiter, username, password, request?.ip);
@@ -39,14 +49,16 @@ async function consoleSessions(app: FastifyInstance): Promise<void> {
 
   app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
     if (!isPage(request.url)) return;
-    const session = readConsoleSession(request);
-    if (session) {
-      const account = await app.accounts.findById(session.accountId);
-      if (account) {
+    const id = consoleSessionId(request);
+    if (id) {
+      const session = await sessions.find(id);
+      const account = session && (await app.accounts.findById(session.accountId));
+      if (session && account) {
         request.account = account;
         request.signedInAt = session.signedInAt;
+        request.consoleSessionId = id;
       } else {
-        endConsoleSession(reply, issuer);
+        clearConsoleCookie(reply, issuer);
       }
     }
     reply.locals = {

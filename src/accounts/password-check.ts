@@ -5,9 +5,9 @@ export type PasswordCheck =
   { outcome: 'signed-in'; account: Account } | { outcome: 'wrong' } | { outcome: 'limited'; retryAfter: number; message: string };
 
 /**
- * A password check at a sign-in form: refused outright after too many failures for the
- * username or from the IP address (counted with the password grant's, across instances); a
- * failure is recorded only for wrong credentials.
+ * A password check at a sign-in form, under the credential limits shared with the password
+ * grant: the attempt is counted before the password is checked (CredentialLimiter.attempt), so
+ * too many failures for the username or from the IP address refuse it unchecked.
  */
 export async function checkPassword(
   accounts: AccountStore,
@@ -16,13 +16,10 @@ export async function checkPassword(
   password: string,
   ip?: string,
 ): Promise<PasswordCheck> {
-  const attempt = { username, ip };
-  const verdict = await limiter.checkAttempt(attempt);
-  if (!verdict.allowed) return { outcome: 'limited', retryAfter: verdict.retryAfter, message: retryMessage(verdict.retryAfter) };
-  const account = await accounts.verify(username, password);
-  if (account) return { outcome: 'signed-in', account };
-  await limiter.recordFailedAttempt(attempt);
-  return { outcome: 'wrong' };
+  const result = await limiter.attempt({ username, ip }, () => accounts.verify(username, password));
+  if (result.outcome === 'limited') return { outcome: 'limited', retryAfter: result.retryAfter, message: retryMessage(result.retryAfter) };
+  if (result.outcome === 'wrong') return { outcome: 'wrong' };
+  return { outcome: 'signed-in', account: result.value };
 }
 
 /** "Try again in 12 minutes." */

@@ -1,35 +1,56 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { hash as argon2Hash, verify as argon2Verify, type Options } from '@node-rs/argon2';
 
-// OWASP's minimum for scrypt, in one of the forms its cheat sheet lists as equivalent to
-// N=2^17, r=8, p=1: N=2^13, r=8, p=10 (as much work per check; 8 MiB of memory instead of
-// 128 MiB). A server runs four checks at once (libuv's threads), and the C allocator keeps
-// memory a check has used for the next one: 4 x 128 MiB would put one process over 500 MiB
-// after a burst of sign-ins, 4 x 8 MiB keeps it well inside a 300 MB budget. The parameters are
-// stored with each hash, so hashes made with other parameters still verify.
-export const SCRYPT_PARAMS = { N: 2 ** 13, r: 8, p: 10 } as const;
-const KEY_LENGTH = 32;
+/**
+ * argon2id with OWASP's first line (m = 19 MiB, t = 2, p = 1). The parameters travel inside each
+ * hash (PHC format: $argon2id$v=19$m=19456,t=2,p=1$salt$hash), so raising them later leaves older
+ * hashes verifiable; needsRehash() says when a stored hash is not of today's parameters.
+ */
+export const ARGON2_PARAMS = { memoryCost: 19 * 1024, timeCost: 2, parallelism: 1 } as const;
+// The binding declares its Algorithm as a const enum, which isolated modules cannot read: 2 is Argon2id.
+const ARGON2ID = 2 as NonNullable<Options['algorithm']>;
+const ARGON2_OPTIONS: Options = { algorithm: ARGON2ID, ...ARGON2_PARAMS, outputLen: 32 };
+const CURRENT_PREFIX = `$argon2id$v=19$m=${ARGON2_PARAMS.memoryCost},t=${ARGON2_PARAMS.timeCost},p=${ARGON2_PARAMS.parallelism}$`;
 
-function derive(password: string, salt: Buffer, params: { N: number; r: number; p: number }): Promise<Buffer> {
+export const passwordHashLabel = () =>
+  `argon2id m=${ARGON2_PARAMS.memoryCost / 1024} MiB t=${ARGON2_PARAMS.timeCost} p=${ARGON2_PARAMS.parallelism}`;
+
+/** Passwords are compared in NFKC: the same password typed on two keyboards is the same. */
+const normalized = (password: string) => password.normalize('NFKC');
+
+export function hashPassword(password: string): Promise<string> {
+  return argon2Hash(normalized(password), ARGON2_OPTIONS);
+}
+
+/** Hashes of earlier releases: scrypt$N$r$p$salt$hash (base64url), verified as they were made. */
+function verifyScrypt(password: string, stored: string): Promise<boolean> {
+  const [, n, r, p, salt, hash] = stored.split('$');
+  const params = { N: Number(n), r: Number(r), p: Number(p) };
+  if (!salt || !hash || !Number.isInteger(params.N) || !Number.isInteger(params.r) || !Number.isInteger(params.p)) {
+    return Promise.resolve(false);
+  }
+  const expected = Buffer.from(hash, 'base64url');
   const options: ScryptOptions = { ...params, maxmem: 256 * params.N * params.r + 1024 * 1024 };
   return new Promise((resolve, reject) => {
-    scrypt(password.normalize('NFKC'), salt, KEY_LENGTH, options, (err, key) => (err ? reject(err) : resolve(key)));
+    scrypt(normalized(password), Buffer.from(salt, 'base64url'), expected.length, options, (err, key) =>
+      err ? reject(err) : resolve(key.length === expected.length && timingSafeEqual(key, expected)),
+    );
   });
 }
 
-/** Format: scrypt$N$r$p$salt$hash (salt and hash in base64url). */
-export async function hashPassword(password: string): Promise<string> {
-  const salt = randomBytes(16);
-  const key = await derive(password, salt, SCRYPT_PARAMS);
-  const { N, r, p } = SCRYPT_PARAMS;
-  return ['scrypt', N, r, p, salt.toString('base64url'), key.toString('base64url')].join('$');
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  if (stored.startsWith('scrypt$')) return verifyScrypt(password, stored);
+  if (!stored.startsWith('$argon2')) return false;
+  try {
+    return await argon2Verify(stored, normalized(password));
+  } catch {
+    return false; // a malformed stored hash
+  }
 }
 
-export async function verifyPassword(password: string, stored: string): Promise<boolean> {
-  const [scheme, n, r, p, salt, hash] = stored.split('$');
-  if (scheme !== 'scrypt' || !salt || !hash) return false;
-  const expected = Buffer.from(hash, 'base64url');
-  const actual = await derive(password, Buffer.from(salt, 'base64url'), { N: Number(n), r: Number(r), p: Number(p) });
-  return actual.length === expected.length && timingSafeEqual(actual, expected);
+/** Whether a hash that just verified should be replaced by one of today's algorithm and parameters. */
+export function needsRehash(stored: string): boolean {
+  return !stored.startsWith(CURRENT_PREFIX);
 }
 
 let dummyHash: Promise<string> | undefined;

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AccountError, type Account } from './store.js';
+import { AccountError, validPassword, validUsername, type Account } from './store.js';
+import { SignupLimit } from '../limits/signup-limit.js';
 import { endOidcSession, oidcSessionAccount } from './oidc-session.js';
 import { textField } from '../http/form-fields.js';
 
@@ -17,6 +18,7 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
   const { provider } = app;
   const { issuer } = app.config;
   const csrf = { preHandler: app.csrfProtection };
+  const signupLimit = new SignupLimit(app.db, app.config.signupRateLimit);
 
   const welcome = (reply: FastifyReply, status: number, forms: WelcomeForms) =>
     reply.code(status).view('welcome', { title: 'Welcome', ...forms });
@@ -25,7 +27,7 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
   async function signIn(request: FastifyRequest, reply: FastifyReply, account: Account) {
     const oidcAccount = await oidcSessionAccount(provider, request, reply);
     if (oidcAccount && oidcAccount !== String(account.id)) await endOidcSession(provider, issuer, request, reply);
-    reply.signIn(account);
+    await reply.signIn(account);
     return reply.redirect('/', 303);
   }
 
@@ -33,6 +35,22 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
     const username = textField(request.body, 'username');
     const password = textField(request.body, 'password');
     try {
+      validUsername(username);
+      validPassword(password);
+      // Counted after the cheap checks, before the password is hashed.
+      const verdict = await signupLimit.attempt(request.ip);
+      if (!verdict.allowed) {
+        app.metrics.limited('signup');
+        request.audit('rate_limit.exceeded', { limit: 'signup' });
+        reply.header('Retry-After', String(verdict.retryAfter));
+        const minutes = Math.ceil(verdict.retryAfter / 60);
+        return welcome(reply, 429, {
+          signUp: {
+            username,
+            problem: `Too many accounts were created just now. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
+          },
+        });
+      }
       const account = await app.accounts.create(username, password);
       request.audit('account.created', { username: account.username, account: account.id });
       return await signIn(request, reply, account);
@@ -62,7 +80,7 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
   app.post('/signout', csrf, async (request, reply) => {
     await endOidcSession(provider, issuer, request, reply);
     if (request.account) request.audit('sign_out', { account: request.account.id });
-    reply.signOutOfConsole();
+    await reply.signOutOfConsole();
     return reply.redirect('/', 303);
   });
 }

@@ -2,7 +2,8 @@ import { sql, type Kysely } from 'kysely';
 import type { Schema } from '../db/schema.js';
 import { cachedRead, cachedValue, slotOf } from '../db/cache/row-cache.js';
 import { guarded } from '../db/unavailable.js';
-import { burnPasswordCheck, hashPassword, verifyPassword } from './password.js';
+import { WorkQueue } from '../limits/work-queue.js';
+import { burnPasswordCheck, hashPassword, needsRehash, verifyPassword } from './password.js';
 
 export interface Account {
   id: number;
@@ -34,13 +35,24 @@ export function validPassword(password: string): string {
 type AccountRow = { id: number; username: string; created_at: Date };
 const toAccount = (row: AccountRow): Account => ({ id: row.id, username: row.username, createdAt: row.created_at });
 
+/**
+ * Password hashes run through one queue per process: as many at once as libuv has threads, a
+ * bounded line behind them, and a 503 beyond that (QueueFull) instead of every sign-in waiting.
+ */
+export function passwordHashing(threads: number): WorkQueue {
+  return new WorkQueue(threads, 16 * threads);
+}
+
 export class AccountStore {
-  constructor(private readonly db: Kysely<Schema>) {}
+  constructor(
+    private readonly db: Kysely<Schema>,
+    private readonly hashing: WorkQueue,
+  ) {}
 
   async create(rawUsername: string, password: string): Promise<Account> {
     const username = validUsername(rawUsername);
     validPassword(password);
-    const passwordHash = await hashPassword(password);
+    const passwordHash = await this.hashing.run(() => hashPassword(password));
     const row = await guarded(() =>
       this.db
         .insertInto('accounts')
@@ -95,9 +107,20 @@ export class AccountStore {
         .executeTakeFirst(),
     );
     if (!row) {
-      await burnPasswordCheck(password);
+      await this.hashing.run(() => burnPasswordCheck(password));
       return undefined;
     }
-    return (await verifyPassword(password, row.password_hash)) ? toAccount(row) : undefined;
+    if (!(await this.hashing.run(() => verifyPassword(password, row.password_hash)))) return undefined;
+    if (needsRehash(row.password_hash)) await this.rehash(row.id, row.password_hash, password);
+    return toAccount(row);
+  }
+
+  /** Replaces a hash of an older algorithm or parameters, now that the password is known to be right. */
+  private async rehash(id: number, old: string, password: string): Promise<void> {
+    const passwordHash = await this.hashing.run(() => hashPassword(password));
+    // Only if nobody changed the password meanwhile.
+    await guarded(() =>
+      this.db.updateTable('accounts').set({ password_hash: passwordHash }).where('id', '=', id).where('password_hash', '=', old).execute(),
+    );
   }
 }

@@ -4,7 +4,7 @@ import type Provider from 'oidc-provider';
 import type { Config } from '../config.js';
 import { openDatabase, type Database } from '../db/connect.js';
 import { migrate } from '../db/migrate.js';
-import { AccountStore } from '../accounts/store.js';
+import { AccountStore, passwordHashing } from '../accounts/store.js';
 import type { ClientStore } from '../clients/store.js';
 import type { Services } from '../assembly.js';
 import { audit, type AuditEvent, type AuditFields } from '../observability/audit.js';
@@ -44,7 +44,7 @@ export class CliSession {
     readonly database: Database,
     readonly appliedMigrations: string[],
   ) {
-    this.accounts = new AccountStore(database.db);
+    this.accounts = new AccountStore(database.db, passwordHashing(config.hashThreads));
   }
 
   static async open(config: Config): Promise<CliSession> {

@@ -37,13 +37,17 @@ export function startPurgeJob(
   log: FastifyBaseLogger,
   intervalMs: number,
   onRun?: (deleted: number) => void,
+  /** More to purge on each run, from the stores that know their own expiry (console sessions). */
+  sweeps: ReadonlyArray<() => Promise<number>> = [],
 ): () => void {
   let running = false;
   const timer = setInterval(() => {
     if (running) return;
     running = true;
     purgeExpired(db)
-      .then((deleted) => {
+      .then(async (expired) => {
+        let deleted = expired;
+        for (const sweep of sweeps) deleted += await sweep();
         onRun?.(deleted);
         if (deleted) log.info({ deleted }, 'purged expired rows');
       })

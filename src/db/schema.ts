@@ -52,6 +52,16 @@ export interface RateWindowsTable {
   hits: number;
 }
 
+export interface ConsoleSessionsTable {
+  id_hash: string;
+  account_id: number;
+  signed_in_at: ColumnType<Date, Date | string | undefined, never>;
+  last_seen_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  expires_at: ColumnType<Date, Date | string, Date | string>;
+  ip: string | null;
+  user_agent: string | null;
+}
+
 export interface SchemaMigrationsTable {
   name: string;
   applied_at: Timestamp;
@@ -65,5 +75,6 @@ export interface Schema {
   cookie_keys: CookieKeysTable;
   credential_failures: CredentialFailuresTable;
   rate_windows: RateWindowsTable;
+  console_sessions: ConsoleSessionsTable;
   schema_migrations: SchemaMigrationsTable;
 }

@@ -13,6 +13,7 @@ export class DatabaseUnavailableError extends Error {
   readonly expose = true;
   readonly error = UNAVAILABLE.error;
   readonly error_description = UNAVAILABLE.error_description;
+  readonly retryAfter = UNAVAILABLE_RETRY_AFTER_SECONDS;
 
   constructor(options?: { cause?: unknown }) {
     super('temporarily_unavailable', options);

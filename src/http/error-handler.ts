@@ -23,7 +23,13 @@ export function installErrorHandler(app: FastifyInstance): void {
     let status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
     let error = status >= 500 ? 'server_error' : 'invalid_request';
     let description = status >= 500 ? 'something went wrong' : err.message;
-    if (isDatabaseUnavailable(err)) {
+    const told = err as { expose?: unknown; error?: unknown; error_description?: unknown; retryAfter?: unknown };
+    if (told.expose === true && typeof told.error === 'string' && typeof told.error_description === 'string') {
+      // An error that says what to answer (e.g. QueueFull: 503 temporarily_unavailable).
+      error = told.error;
+      description = told.error_description;
+      if (typeof told.retryAfter === 'number') reply.header('Retry-After', String(told.retryAfter));
+    } else if (isDatabaseUnavailable(err)) {
       status = 503;
       error = UNAVAILABLE.error;
       description = UNAVAILABLE.error_description;

@@ -81,7 +81,7 @@ export async function interactionRoutes(app: FastifyInstance): Promise<void> {
     if (check.outcome === 'wrong') {
       return loginPage(request, reply, details, 401, { username, problem: 'Wrong username or password.' });
     }
-    reply.signIn(check.account);
+    await reply.signIn(check.account);
     return finish(request, reply, { login: { accountId: String(check.account.id) } }, false);
   });
 

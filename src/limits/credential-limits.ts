@@ -4,6 +4,9 @@ import { FixedWindows } from './fixed-window.js';
 
 export type LimitVerdict = { allowed: true } | { allowed: false; retryAfter: number };
 
+/** What a check under the limits came to: its result, wrong credentials, or refused unchecked. */
+export type AttemptResult<T> = { outcome: 'passed'; value: T } | { outcome: 'wrong' } | { outcome: 'limited'; retryAfter: number };
+
 /** Who is guessing: the username tried and the address the attempt came from. */
 export interface CredentialAttempt {
   username: string;
@@ -18,8 +21,8 @@ const IP_PREFIX = 'ip:';
  * times per window; an IP address `ipMaxFailures` times (higher: many people may share one
  * address, but one address trying many usernames is password spraying).
  *
- * Callers checking a password use checkAttempt() before and recordFailedAttempt() after a wrong
- * one: both the username and the IP are counted, in one statement each.
+ * A password is checked through attempt(), which counts the attempt before the check, so that
+ * concurrency cannot buy more checks than the limits allow.
  */
 export class CredentialLimiter {
   private readonly failures: FixedWindows;
@@ -60,6 +63,35 @@ export class CredentialLimiter {
     return { allowed: false, retryAfter: Math.max(1, ...waits) };
   }
 
+  /**
+   * Runs one credential check under the limits. The attempt is counted for the username and the
+   * IP first, in one atomic statement shared by every process, and the check runs only if neither
+   * is then over its limit: at most `maxFailures` checks per username (`ipMaxFailures` per IP) run
+   * per window, however many arrive at once. A refused attempt and a check that passes (or fails
+   * for another reason than wrong credentials) give their count back: only wrong credentials, and
+   * checks still in flight, use up the budget. `check` resolves to undefined for wrong credentials.
+   */
+  async attempt<T>(attempt: CredentialAttempt, check: () => Promise<T | undefined>): Promise<AttemptResult<T>> {
+    const subjects = CredentialLimiter.subjects(attempt);
+    const counts = await this.failures.hit(subjects);
+    const over = counts.filter((count) => count.hits > this.limitFor(count.subject));
+    if (over.length > 0) {
+      await this.failures.release(subjects);
+      return { outcome: 'limited', retryAfter: Math.max(1, ...over.map((count) => count.retryAfter)) };
+    }
+    let value: T | undefined;
+    try {
+      value = await check();
+    } catch (err) {
+      await this.failures.release(subjects);
+      throw err;
+    }
+    if (value === undefined) return { outcome: 'wrong' };
+    await this.failures.release(subjects);
+    return { outcome: 'passed', value };
+  }
+
+  /** The verdict for an attempt without counting it (for operators and tests). */
   checkAttempt(attempt: CredentialAttempt): Promise<LimitVerdict> {
     return this.checkAll(CredentialLimiter.subjects(attempt));
   }
@@ -69,6 +101,7 @@ export class CredentialLimiter {
     await this.failures.hit(subjects);
   }
 
+  /** Counts a failure without a check (for operators and tests). */
   recordFailedAttempt(attempt: CredentialAttempt): Promise<void> {
     return this.recordFailures(CredentialLimiter.subjects(attempt));
   }

@@ -58,6 +58,18 @@ export class FixedWindows {
     return rows.rows;
   }
 
+  /** Takes back one hit of each subject's current window (never below zero). */
+  async release(subjects: readonly string[]): Promise<void> {
+    const unique = [...new Set(subjects)];
+    if (unique.length === 0) return;
+    const counter = this.counter;
+    await guarded(() =>
+      sql`
+        update ${sql.table(this.table)} set ${counter} = greatest(${counter} - 1, 0)
+        where subject in (${sql.join(unique)}) and ${this.windowEnd(sql.ref('window_start'))} > now()`.execute(this.db),
+    );
+  }
+
   /** The counts of the subjects' current windows, without counting (0 when no window is open). */
   async peek(subjects: readonly string[]): Promise<WindowCount[]> {
     if (subjects.length === 0) return [];

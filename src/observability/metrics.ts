@@ -6,7 +6,7 @@ import type { AuditEvent } from './audit.js';
 const GRANT_TYPES = new Set(['authorization_code', 'refresh_token', 'client_credentials', 'password', 'implicit', 'device_code', 'ciba']);
 
 export type TokenKind = 'access_token' | 'refresh_token';
-export type RateLimitName = 'token_ip' | 'token_client' | 'credentials';
+export type RateLimitName = 'token_ip' | 'token_client' | 'credentials' | 'signup';
 
 /**
  * The operator's numbers, in Prometheus text format at /metrics. One registry per app (tests run

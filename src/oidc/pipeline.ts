@@ -10,7 +10,7 @@ import { basicClientId, type TokenRateLimit } from '../limits/token-rate-limit.j
 import type { AuditLogger } from '../observability/audit.js';
 import { containProviderErrors } from './contain-errors.js';
 import { hashPresentedSecret, hideStoredSecretHashes, isRegistrationUpdate } from './extensions/registration-secrets.js';
-import { BodyRefused, handBodyToProvider, readProviderBody, type ProviderBody } from './request-body.js';
+import { BodyRefused, formFields, handBodyToProvider, readProviderBody, type ProviderBody } from './request-body.js';
 
 /**
  * Every step a request to a provider path (/oauth/*, /.well-known/*) goes through, in order.
@@ -26,8 +26,9 @@ import { BodyRefused, handBodyToProvider, readProviderBody, type ProviderBody } 
  * Inside the provider (its Koa middleware, outermost first, then its own action for the path):
  *   a. containProviderErrors      an unreachable database is a 503, not Koa's plain 500
  *   b. hideStoredSecretHashes     registration responses never carry the stored secret hash
- *   c. count authenticated client the token rate limit's count, settled before the response leaves
- *   d. oidc-provider's action     with our extensions: password grant, implicit, hashed secrets, …
+ *   c. endConsoleSession          a confirmed logout ends the console session of that browser too
+ *   d. count authenticated client the token rate limit's count, settled before the response leaves
+ *   e. oidc-provider's action     with our extensions: password grant, implicit, hashed secrets, …
  * Around all of it: an error no step answered is a 503 (database) or a 500, in JSON.
  */
 
@@ -48,6 +49,8 @@ export interface PipelineOptions {
   provider: Provider;
   /** Present when TOKEN_RATE_LIMIT is on. */
   tokenRateLimit?: TokenRateLimit | undefined;
+  /** Ends the console session of a browser that confirmed an RP-initiated logout. */
+  endConsoleSession: ProviderMiddleware;
 }
 
 const readBody: Step = async (request) => {
@@ -65,7 +68,7 @@ const readBody: Step = async (request) => {
 function claimedClientId({ raw, body }: ProviderRequest): string | undefined {
   const basic = basicClientId(raw.headers.authorization);
   if (basic) return basic;
-  const claimed = body.kind === 'form' ? body.fields.client_id : undefined;
+  const claimed = formFields(body)?.client_id;
   return typeof claimed === 'string' ? claimed : undefined;
 }
 
@@ -109,11 +112,12 @@ function pathOf(url: string): string {
  * middie lives in a context of its own whose only routes are those paths, so its per-request
  * work is done for the provider's requests alone.
  */
-export async function mountProvider(app: FastifyInstance, { provider, tokenRateLimit }: PipelineOptions): Promise<void> {
+export async function mountProvider(app: FastifyInstance, { provider, tokenRateLimit, endConsoleSession }: PipelineOptions): Promise<void> {
   const before: Step[] = [readBody, ...(tokenRateLimit ? [limitTokenRequests(tokenRateLimit)] : []), hashUpdatedSecret];
   const inside: ProviderMiddleware[] = [
     containProviderErrors,
     hideStoredSecretHashes(ROUTES.registration),
+    endConsoleSession,
     ...(tokenRateLimit ? [tokenRateLimit.countAuthenticatedClients(provider)] : []),
   ];
   for (const middleware of inside) provider.use(middleware);

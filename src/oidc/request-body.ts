@@ -14,10 +14,22 @@ const METHODS_WITHOUT_BODY = new Set(['GET', 'HEAD', 'OPTIONS']);
 export type FormFields = Record<string, string | string[]>;
 
 /**
- * A provider request's body, read once: `form` for urlencoded and (where accepted) multipart
- * bodies, `bytes` for anything else (JSON at registration; a type the provider refuses itself).
+ * A provider request's body, read once: `form` for multipart bodies (parsed here, for curl -F),
+ * `urlencoded` for forms (kept as bytes, which the provider parses itself; `fields()` parses them
+ * once for a step that needs them), `bytes` for anything else (JSON at registration).
  */
-export type ProviderBody = { kind: 'none' } | { kind: 'form'; fields: FormFields; size: number } | { kind: 'bytes'; bytes: Buffer };
+export type ProviderBody =
+  | { kind: 'none' }
+  | { kind: 'form'; fields: FormFields; size: number }
+  | { kind: 'urlencoded'; bytes: Buffer; fields: () => FormFields }
+  | { kind: 'bytes'; bytes: Buffer };
+
+/** The fields of a form body, whichever way it came; none for other bodies. */
+export function formFields(body: ProviderBody): FormFields | undefined {
+  if (body.kind === 'form') return body.fields;
+  if (body.kind === 'urlencoded') return body.fields();
+  return undefined;
+}
 
 /** A body refused before the provider sees it; the pipeline answers `invalid_request` with this status. */
 export class BodyRefused extends Error {
@@ -103,12 +115,16 @@ function readMultipart(req: IncomingMessage): Promise<{ fields: FormFields; size
   });
 }
 
-/** Urlencoded text as fields, refusing more than OAUTH_MAX_FIELDS (the result has no prototype). */
-export function parseUrlencoded(text: string): FormFields {
-  let count = text.length > 0 ? 1 : 0;
-  for (let i = text.indexOf('&'); i >= 0; i = text.indexOf('&', i + 1)) {
-    if (++count > OAUTH_MAX_FIELDS) throw tooManyFields();
-  }
+const AMPERSAND = 0x26;
+
+function countFields(bytes: Buffer): number {
+  let count = bytes.length > 0 ? 1 : 0;
+  for (let i = bytes.indexOf(AMPERSAND); i >= 0; i = bytes.indexOf(AMPERSAND, i + 1)) count++;
+  return count;
+}
+
+/** Urlencoded text as fields (the result has no prototype). */
+function parseUrlencoded(text: string): FormFields {
   return parse(text, '&', '=', { maxKeys: 0 }) as FormFields;
 }
 
@@ -133,9 +149,11 @@ export async function readProviderBody(req: IncomingMessage, path: string): Prom
     return { kind: 'form', ...(await readMultipart(req)) };
   }
   const bytes = await readBytes(req);
-  if (/^application\/x-www-form-urlencoded/i.test(type))
-    return { kind: 'form', fields: parseUrlencoded(decode(bytes, type)), size: bytes.length };
-  return { kind: 'bytes', bytes };
+  if (!/^application\/x-www-form-urlencoded/i.test(type)) return { kind: 'bytes', bytes };
+  // Counted on the bytes (an '&' is one byte in every charset a form may use): no parse needed.
+  if (countFields(bytes) > OAUTH_MAX_FIELDS) throw tooManyFields();
+  let parsed: FormFields | undefined;
+  return { kind: 'urlencoded', bytes, fields: () => (parsed ??= parseUrlencoded(decode(bytes, type))) };
 }
 
 /**
@@ -149,6 +167,7 @@ export function handBodyToProvider(req: IncomingMessage & { body?: unknown }, bo
     req.headers['content-type'] = 'application/x-www-form-urlencoded';
     req.headers['content-length'] = String(body.size);
   } else {
+    // Bytes: the provider parses them as it would have read them (urlencoded or JSON).
     req.body = body.bytes;
     req.headers['content-length'] = String(body.bytes.length);
   }

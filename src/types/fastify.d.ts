@@ -7,6 +7,7 @@ import type { Account, AccountStore } from '../accounts/store.js';
 import type { PasswordCheck } from '../accounts/password-check.js';
 import type { ClientStore } from '../clients/store.js';
 import type { CredentialLimiter } from '../limits/credential-limits.js';
+import type { ConsoleSessions } from '../accounts/console-sessions.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { AuditEvent, AuditFields } from '../observability/audit.js';
 
@@ -20,6 +21,7 @@ declare module 'fastify' {
     provider: Provider;
     clients: ClientStore;
     credentialLimiter: CredentialLimiter;
+    consoleSessions: ConsoleSessions;
     /** A sign-in form's password check, with the per-username limit (src/accounts/console.ts). */
     checkPassword(username: string, password: string, request?: FastifyRequest): Promise<PasswordCheck>;
     /** Prometheus metrics (src/observability/metrics.ts): signInFailure(), passwordGrantFailure(), ... */
@@ -30,15 +32,17 @@ declare module 'fastify' {
     account: Account | null;
     /** When they typed their password (seconds since the epoch); 0 when nobody is signed in. */
     signedInAt: number;
+    /** The id of this browser's console session (from its cookie), or null. */
+    consoleSessionId: string | null;
     /** Writes an audit line (with the request id and IP) and counts it: request.audit('sign_in.failure', { username }). */
     audit(event: AuditEvent, fields?: AuditFields): void;
   }
   interface FastifyReply {
     /** @fastify/view's data for every template of this reply (the plugin does not type it). */
     locals: Record<string, unknown>;
-    /** Starts the console session (a signed cookie) for this account (src/accounts/console.ts). */
-    signIn(account: Account): void;
-    /** Ends the console session. */
-    signOutOfConsole(): void;
+    /** Starts a console session (a row, and its id in a signed cookie) for this account (src/accounts/console.ts). */
+    signIn(account: Account): Promise<void>;
+    /** Ends this browser's console session, on every instance. */
+    signOutOfConsole(): Promise<void>;
   }
 }

@@ -1,4 +1,4 @@
-// A child of the bench that checks passwords as the server does (verifyPassword, our scrypt
+// A child of the bench that checks passwords as the server does (verifyPassword, our argon2id
 // parameters), with the thread pool the server's processes have between them
 // (UV_THREADPOOL_SIZE, set by whoever starts it). Driven over IPC by password-rate.ts.
 import { hashPassword, verifyPassword } from '../../src/accounts/password.js';

@@ -1,10 +1,10 @@
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { SCRYPT_PARAMS } from '../../src/accounts/password.js';
+import { passwordHashLabel } from '../../src/accounts/password.js';
 import type { Driver, Round } from './load/measurement.js';
 import { startProcess, stopProcess } from './processes.js';
 
-export const passwordHashLabel = () => `scrypt N=2^${Math.log2(SCRYPT_PARAMS.N)} r=${SCRYPT_PARAMS.r} p=${SCRYPT_PARAMS.p}`;
+export { passwordHashLabel };
 
 const DEFAULT_THREAD_POOL = 4;
 
@@ -15,7 +15,7 @@ export function serverThreads(workers: string): number {
 }
 
 /**
- * The raw rate of the server's password check (verifyPassword, our scrypt parameters), with as
+ * The raw rate of the server's password check (verifyPassword, our argon2id parameters), with as
  * many checks in flight as the server gets connections and as many threads running them as the
  * server has (in a process of its own, sized so). This bounds the password grant.
  */

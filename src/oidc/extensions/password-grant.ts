@@ -2,6 +2,7 @@ import type Provider from 'oidc-provider';
 import { errors, type Account, type TokenEndpointGrantContext } from 'oidc-provider';
 import type { AccountStore } from '../../accounts/store.js';
 import type { CredentialLimiter } from '../../limits/credential-limits.js';
+import { QueueFull } from '../../limits/work-queue.js';
 
 export const PASSWORD_GRANT = 'password';
 const PARAMETERS = ['username', 'password', 'scope'] as const;
@@ -66,19 +67,19 @@ export function registerPasswordGrant(provider: Provider, known: readonly string
     const username = required(ctx, 'username');
     const password = required(ctx, 'password');
 
-    // Counted per username and per IP (ctx.ip honours X-Forwarded-For when TRUST_PROXY is on).
-    const attempt = { username, ip: ctx.ip };
-    const verdict = await deps.limiter.checkAttempt(attempt);
-    if (!verdict.allowed) {
-      ctx.set('Retry-After', String(verdict.retryAfter));
+    // Counted per username and per IP before the check (ctx.ip honours X-Forwarded-For when TRUST_PROXY is on).
+    const result = await deps.limiter
+      .attempt({ username, ip: ctx.ip }, () => deps.accounts.verify(username, password))
+      .catch((err: unknown) => {
+        if (err instanceof QueueFull) ctx.set('Retry-After', String(err.retryAfter));
+        throw err;
+      });
+    if (result.outcome === 'limited') {
+      ctx.set('Retry-After', String(result.retryAfter));
       throw new TooManyAttempts();
     }
-    const person = await deps.accounts.verify(username, password);
-    if (!person) {
-      await deps.limiter.recordFailedAttempt(attempt);
-      throw new errors.InvalidGrant('invalid username or password');
-    }
-    const account = await deps.findAccount(ctx, String(person.id));
+    if (result.outcome === 'wrong') throw new errors.InvalidGrant('invalid username or password');
+    const account = await deps.findAccount(ctx, String(result.value.id));
     if (!account) throw new errors.InvalidGrant('invalid username or password');
     ctx.oidc.entity('Account', account);
 
