@@ -7,6 +7,7 @@ import { migrate } from './db/migrate.js';
 import type { Schema } from './db/schema.js';
 import { SCOPES } from './endpoints.js';
 import { AccountStore, passwordHashing } from './accounts/store.js';
+import { backfillUsernameKeys } from './accounts/username.js';
 import { ClientStore } from './clients/store.js';
 import { ConsoleSessions } from './accounts/console-sessions.js';
 import { providerValidation } from './clients/provider-validation.js';
@@ -20,9 +21,10 @@ import type { Render } from './oidc/pages.js';
  * command line and the cluster's primary alike.
  */
 
-/** Migrations, then the signing and cookie keys (made on first start). Returns the migrations applied. */
+/** Migrations (and the data they leave to code), then the signing and cookie keys (made on first start). Returns the migrations applied. */
 export async function prepareDatabase(db: Kysely<Schema>): Promise<string[]> {
   const applied = await migrate(db);
+  await backfillUsernameKeys(db);
   await ensureKeys(db);
   return applied;
 }

@@ -240,11 +240,12 @@ t.test('accounts', async (t) => {
 
   t.test('markup in a username is shown escaped', async (t) => {
     const browser = new BrowserSession(url);
-    const username = `<img src=x onerror=alert(1)>${uniqueName('')}`;
+    // No spaces: a username may not have any (look-alike names), so the markup uses slashes.
+    const username = `<img/src=x/onerror=alert(1)>${uniqueName('')}`;
     const home = await signUp(browser, username);
     t.ok(browser.hasButton(home, 'Sign out'));
-    t.notMatch(home.html, '<img src=x');
-    t.match(home.html, '&lt;img src&#x3D;x onerror&#x3D;alert(1)&gt;');
+    t.notMatch(home.html, '<img/src=x');
+    t.match(home.html, '&lt;img/src&#x3D;x/onerror&#x3D;alert(1)&gt;');
   });
 
   t.test('10 wrong passwords in 15 minutes: 429 with Retry-After, even for the right one', async (t) => {

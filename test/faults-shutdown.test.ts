@@ -1,5 +1,7 @@
+import { request as httpRequest } from 'node:http';
 import t from 'tap';
 import { freshDatabase } from './helpers/database.js';
+import { basic } from './helpers/http.js';
 import { createClient, createUser } from './helpers/fixtures.js';
 import { token, type Client } from './helpers/oauth.js';
 import { spawnServer, withApp } from './helpers/process.js';
@@ -23,7 +25,8 @@ t.test('SIGTERM lets every request in flight finish', async (t) => {
   let inFlight = 0;
   let closing = 0;
   const outcomes: Array<number | string> = [];
-  // Password grants (scrypt) take long enough to be caught in flight; client credentials are quick.
+  // Password grants take a while; client credentials are quick. Both can finish before the
+  // signal is handled, so one more request is surely in flight: its body arrives after SIGTERM.
   const once = async (i: number) => {
     inFlight++;
     try {
@@ -50,10 +53,43 @@ t.test('SIGTERM lets every request in flight finish', async (t) => {
 
   await new Promise((resolve) => setTimeout(resolve, LOAD_MS));
   launching = false;
+  const body = new URLSearchParams({ grant_type: 'client_credentials' }).toString();
+  let finishUpload!: () => void;
+  const upload = new Promise<void>((resolve) => {
+    inFlight++;
+    const req = httpRequest(
+      `${server.url}/oauth/token`,
+      {
+        method: 'POST',
+        headers: {
+          authorization: basic(client.clientId, client.clientSecret ?? ''),
+          'content-type': 'application/x-www-form-urlencoded',
+          'content-length': String(body.length),
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => {
+          outcomes.push(res.statusCode ?? 0);
+          if (res.headers.connection === 'close') closing++;
+          inFlight--;
+          resolve();
+        });
+      },
+    );
+    req.on('error', (err) => {
+      outcomes.push(`slow upload: ${err.message}`);
+      inFlight--;
+      resolve();
+    });
+    req.write(body.slice(0, 5));
+    finishUpload = () => req.end(body.slice(5));
+  });
   await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
   const caught = inFlight;
   server.child.kill('SIGTERM');
-  await Promise.all(loops);
+  setTimeout(() => finishUpload(), 200);
+  await Promise.all([...loops, upload]);
   const exit = await server.exited;
 
   t.ok(caught >= 1, `requests were in flight when SIGTERM arrived (${caught})`);

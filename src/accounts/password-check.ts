@@ -1,4 +1,5 @@
 import type { Account, AccountStore } from './store.js';
+import { canonicalUsername } from './username.js';
 import type { CredentialLimiter } from '../limits/credential-limits.js';
 
 export type PasswordCheck =
@@ -16,7 +17,7 @@ export async function checkPassword(
   password: string,
   ip?: string,
 ): Promise<PasswordCheck> {
-  const result = await limiter.attempt({ username, ip }, () => accounts.verify(username, password));
+  const result = await limiter.attempt({ username: canonicalUsername(username), ip }, () => accounts.verify(username, password));
   if (result.outcome === 'limited') return { outcome: 'limited', retryAfter: result.retryAfter, message: retryMessage(result.retryAfter) };
   if (result.outcome === 'wrong') return { outcome: 'wrong' };
   return { outcome: 'signed-in', account: result.value };

@@ -1,9 +1,12 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Schema } from '../db/schema.js';
 import { cachedRead, cachedValue, slotOf } from '../db/cache/row-cache.js';
 import { guarded } from '../db/unavailable.js';
 import { WorkQueue } from '../limits/work-queue.js';
 import { burnPasswordCheck, hashPassword, needsRehash, verifyPassword } from './password.js';
+import { AccountError, canonicalUsername, USERNAME_MAX, validUsername } from './username.js';
+
+export { AccountError, validUsername };
 
 export interface Account {
   id: number;
@@ -11,20 +14,8 @@ export interface Account {
   createdAt: Date;
 }
 
-export class AccountError extends Error {}
-
-export const USERNAME_MAX = 64;
 export const PASSWORD_MIN = 8;
 export const PASSWORD_MAX = 1024;
-
-/** Returns the normalized username, or throws AccountError with a message fit for a form. */
-export function validUsername(raw: string): string {
-  const username = raw.trim();
-  if (!username) throw new AccountError('Username is required.');
-  if ([...username].length > USERNAME_MAX) throw new AccountError(`Username must be at most ${USERNAME_MAX} characters.`);
-  if (/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(username)) throw new AccountError('Username must not contain control characters.');
-  return username;
-}
 
 export function validPassword(password: string): string {
   if ([...password].length < PASSWORD_MIN) throw new AccountError(`Password must be at least ${PASSWORD_MIN} characters.`);
@@ -56,8 +47,8 @@ export class AccountStore {
     const row = await guarded(() =>
       this.db
         .insertInto('accounts')
-        .values({ username, password_hash: passwordHash })
-        .onConflict((oc) => oc.expression(sql`lower(username)`).doNothing())
+        .values({ username, username_key: canonicalUsername(username), password_hash: passwordHash })
+        .onConflict((oc) => oc.column('username_key').doNothing())
         .returning(['id', 'username', 'created_at'])
         .executeTakeFirst(),
     );
@@ -90,7 +81,7 @@ export class AccountStore {
       this.db
         .selectFrom('accounts')
         .select(['id', 'username', 'created_at'])
-        .where(sql`lower(username)`, '=', username.trim().toLowerCase())
+        .where('username_key', '=', canonicalUsername(username))
         .executeTakeFirst(),
     );
     return row && toAccount(row);
@@ -103,7 +94,7 @@ export class AccountStore {
       this.db
         .selectFrom('accounts')
         .select(['id', 'username', 'created_at', 'password_hash'])
-        .where(sql`lower(username)`, '=', username.trim().toLowerCase())
+        .where('username_key', '=', canonicalUsername(username))
         .executeTakeFirst(),
     );
     if (!row) {

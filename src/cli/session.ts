@@ -5,6 +5,7 @@ import type { Config } from '../config.js';
 import { openDatabase, type Database } from '../db/connect.js';
 import { migrate } from '../db/migrate.js';
 import { AccountStore, passwordHashing } from '../accounts/store.js';
+import { backfillUsernameKeys } from '../accounts/username.js';
 import type { ClientStore } from '../clients/store.js';
 import type { Services } from '../assembly.js';
 import { audit, type AuditEvent, type AuditFields } from '../observability/audit.js';
@@ -50,7 +51,9 @@ export class CliSession {
   static async open(config: Config): Promise<CliSession> {
     const database = await openDatabase(config);
     try {
-      return new CliSession(config, database, await migrate(database.db));
+      const applied = await migrate(database.db);
+      await backfillUsernameKeys(database.db);
+      return new CliSession(config, database, applied);
     } catch (err) {
       await database.close().catch(() => {});
       throw err;

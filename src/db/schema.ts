@@ -16,6 +16,8 @@ export interface OidcPayloadsTable {
 export interface AccountsTable {
   id: Generated<number>;
   username: string;
+  /** The canonical form (src/accounts/username.ts): unique, and what sign-in looks up. */
+  username_key: string | null;
   password_hash: string;
   created_at: Timestamp;
 }

@@ -69,10 +69,14 @@ export async function connectedAppsRoutes(app: FastifyInstance): Promise<void> {
     if (!account) return reply.redirect('/', 303);
     const clientId = textField(request.body, 'client_id');
     if (clientId) {
-      for (const grant of await grantsOf(app.db, String(account.id), clientId)) {
-        await revokeGrant(provider, grant.grantId);
-        request.audit('grant.revoked', { client_id: clientId, account: account.id, via: 'connected_apps' });
+      // Every grant of the pair, in pages, until none is left (a revoked grant leaves the list).
+      const page = () => grantsOf(app.db, String(account.id), clientId, 200);
+      let revoked = 0;
+      for (let grants = await page(); grants.length > 0; grants = await page()) {
+        for (const grant of grants) await revokeGrant(provider, grant.grantId);
+        revoked += grants.length;
       }
+      request.audit('grant.revoked', { client_id: clientId, account: account.id, grants: revoked, via: 'connected_apps' });
     }
     return reply.redirect('/connected-apps', 303);
   });

@@ -7,7 +7,7 @@ import type { Schema } from '../db/schema.js';
 import type { AccountStore } from '../accounts/store.js';
 import type { CredentialLimiter } from '../limits/credential-limits.js';
 import { KyselyAdapter } from './adapter/kysely-adapter.js';
-import { GrantAdapter, loadExistingGrant } from './adapter/grants.js';
+import { GrantAdapter, grantsOf, loadExistingGrant } from './adapter/grants.js';
 import { useHashedClientSecrets } from './extensions/client-secrets.js';
 import { reuseBuiltClients } from './extensions/client-reuse.js';
 import { enablePlainImplicit, implicitResponseTypes } from './extensions/implicit.js';
@@ -109,7 +109,12 @@ export function createProvider({ config, db, keys, accounts, log, render, limite
   if (config.implicitGrant) enablePlainImplicit(provider);
   useHashedClientSecrets(provider);
   reuseBuiltClients(provider);
-  registerPasswordGrant(provider, SCOPES, { accounts, limiter, findAccount });
+  registerPasswordGrant(provider, SCOPES, {
+    accounts,
+    limiter,
+    findAccount,
+    existingGrantId: async (accountId, clientId) => (await grantsOf(db, accountId, clientId, 1))[0]?.grantId,
+  });
   provider.on('server_error', (ctx, err) => {
     log.error({ err, path: ctx.path, method: ctx.method }, 'oidc-provider server error');
   });

@@ -36,8 +36,8 @@ function granted(payload: Record<string, unknown>): string[] {
   return scopeOf(payload).filter((s) => !rejected.has(s));
 }
 
-/** The account's unexpired Grants (of one client, when given), newest first, through the grant index. */
-export async function grantsOf(db: Kysely<Schema>, accountId: string, clientId?: string, limit = 500): Promise<StoredGrant[]> {
+/** The account's unexpired Grants (of one client, when given), newest first (`limit` of them), through the grant index. */
+export async function grantsOf(db: Kysely<Schema>, accountId: string, clientId?: string, limit?: number): Promise<StoredGrant[]> {
   const rows = await guarded(() => {
     let query = db
       .selectFrom('oidc_payloads')
@@ -46,10 +46,8 @@ export async function grantsOf(db: Kysely<Schema>, accountId: string, clientId?:
       .where(sql<string>`payload->>'accountId'`, '=', accountId)
       .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', sql<Date>`now()`)]));
     if (clientId !== undefined) query = query.where(sql<string>`payload->>'clientId'`, '=', clientId);
-    return query
-      .orderBy(sql`(payload->>'iat')::bigint`, 'desc')
-      .limit(limit)
-      .execute();
+    query = query.orderBy(sql`(payload->>'iat')::bigint`, 'desc');
+    return (limit === undefined ? query : query.limit(limit)).execute();
   });
   return rows
     .filter((row) => typeof row.payload.grantId === 'string' && typeof row.payload.clientId === 'string')

@@ -1,6 +1,7 @@
 import type Provider from 'oidc-provider';
 import { errors, type Account, type TokenEndpointGrantContext } from 'oidc-provider';
 import type { AccountStore } from '../../accounts/store.js';
+import { canonicalUsername } from '../../accounts/username.js';
 import type { CredentialLimiter } from '../../limits/credential-limits.js';
 import { QueueFull } from '../../limits/work-queue.js';
 
@@ -15,6 +16,8 @@ export interface PasswordGrantDeps {
   limiter: CredentialLimiter;
   /** The provider's findAccount: the same claims as every other grant. */
   findAccount: (ctx: Context, sub: string) => Promise<Account | undefined>;
+  /** The id of the account's newest Grant for the client, if it has one (one Grant per pair, not one per sign-in). */
+  existingGrantId: (accountId: string, clientId: string) => Promise<string | undefined>;
 }
 
 /** Too many failed password checks for this username: 429 with Retry-After. */
@@ -69,7 +72,7 @@ export function registerPasswordGrant(provider: Provider, known: readonly string
 
     // Counted per username and per IP before the check (ctx.ip honours X-Forwarded-For when TRUST_PROXY is on).
     const result = await deps.limiter
-      .attempt({ username, ip: ctx.ip }, () => deps.accounts.verify(username, password))
+      .attempt({ username: canonicalUsername(username), ip: ctx.ip }, () => deps.accounts.verify(username, password))
       .catch((err: unknown) => {
         if (err instanceof QueueFull) ctx.set('Retry-After', String(err.retryAfter));
         throw err;
@@ -84,7 +87,9 @@ export function registerPasswordGrant(provider: Provider, known: readonly string
     ctx.oidc.entity('Account', account);
 
     const scopes = grantedScopes(ctx, knownScopes);
-    const grant = new provider.Grant({ accountId: account.accountId, clientId: client.clientId });
+    const existingId = await deps.existingGrantId(account.accountId, client.clientId);
+    const existing = existingId ? await provider.Grant.find(existingId) : undefined;
+    const grant = existing ?? new provider.Grant({ accountId: account.accountId, clientId: client.clientId });
     if (scopes.length) grant.addOIDCScope(scopes);
     const grantId = await grant.save();
     ctx.oidc.entity('Grant', grant);
