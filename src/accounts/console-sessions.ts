@@ -100,14 +100,6 @@ export class ConsoleSessions {
     );
     return Number(result.numDeletedRows);
   }
-
-  /** Ends every session of an account (sign out everywhere, a password change), but `keepId`'s. */
-  async endAll(accountId: number, keepId?: string): Promise<number> {
-    let query = this.db.deleteFrom('console_sessions').where('account_id', '=', accountId);
-    if (keepId) query = query.where('id_hash', '<>', sha256(keepId));
-    const result = await guarded(() => query.executeTakeFirst());
-    return Number(result.numDeletedRows);
-  }
 }
 
 type SessionRow = {
