@@ -23,7 +23,8 @@ import { clientRoutes } from './clients/routes.js';
 import { parseForm } from './http/form-parser.js';
 import { observabilityPlugin } from './observability/plugin.js';
 import { mountProvider } from './oidc/pipeline.js';
-import { endConsoleSessionOnLogout } from './accounts/console-session.js';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import { consoleViewOf, endConsoleSessionOnLogout, type ConsoleView } from './accounts/console-session.js';
 import { TokenRateLimit } from './limits/token-rate-limit.js';
 import { observeProvider } from './observability/provider-events.js';
 
@@ -72,10 +73,13 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     // Before the provider is mounted: its request timing must see the provider's requests too.
     await app.register(observabilityPlugin);
 
+    // The provider's own pages show the signed-in person as every page does (known once the stores exist).
+    const consoleView: { of?: (ctx: KoaContextWithOIDC) => Promise<ConsoleView> } = {};
     const { keys, accounts, credentialLimiter, provider, clients, consoleSessions } = await assembleServices(config, database, {
       log: app.log,
-      render: (template, data) => app.view(template, data),
+      render: async (template, data, ctx) => app.view(template, { ...data, ...(ctx && consoleView.of ? await consoleView.of(ctx) : {}) }),
     });
+    consoleView.of = consoleViewOf(consoleSessions, accounts, keys.cookieKeys, config.issuer);
     app.decorate('accounts', accounts);
     app.decorate('provider', provider);
     app.decorate('clients', clients);

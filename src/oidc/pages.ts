@@ -1,14 +1,17 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { PageHeaders } from '../http/security-headers.js';
 
-/** Renders a template of views/ inside the layout (supplied by the app: @fastify/view). */
-export type Render = (template: string, data: Record<string, unknown>) => Promise<string>;
+/**
+ * Renders a template of views/ inside the layout (supplied by the app: @fastify/view). Given the
+ * provider's context, the app adds what the layout shows of the signed-in person.
+ */
+export type Render = (template: string, data: Record<string, unknown>, ctx?: KoaContextWithOIDC) => Promise<string>;
 
 /** The provider's own pages answer outside Fastify, so they get the pages' headers here. */
 async function page(ctx: KoaContextWithOIDC, render: Render, headers: PageHeaders, template: string, data: Record<string, unknown>) {
   await new Promise<void>((resolve, reject) => headers(ctx.req, ctx.res, (err?: unknown) => (err ? reject(err as Error) : resolve())));
   ctx.type = 'html';
-  ctx.body = await render(template, data);
+  ctx.body = await render(template, data, ctx);
 }
 
 const ERROR_TITLES: Record<string, string> = {
