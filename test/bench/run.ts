@@ -1,5 +1,6 @@
 // npm run bench: Latchkey side by side with its ceilings (see README, "Performance").
 import { fileURLToPath } from 'node:url';
+import { writeChart } from './chart.js';
 import { checks } from './checks.js';
 import { createBenchDatabase, onDatabase, type BenchDatabase } from './database.js';
 import { fillPayloads, GROWTH_ROWS } from './growth.js';
@@ -102,7 +103,14 @@ async function main(): Promise<void> {
   const results = checks(rows, rowKey('in-process', passwordHashLabel()));
   process.stdout.write(`\n${textTable(rows)}\n\n${checksText(results)}\n`);
   const path = await writeJson(RESULTS_DIR, options, rows, results, postgres);
-  process.stdout.write(`\nMarkdown:\n\n${markdownTable(rows)}\n\nwritten to ${path} in ${Math.round((Date.now() - started) / 1000)} s\n`);
+  const chart = await writeChart(path.replace(/\.json$/, '.svg'), rows, {
+    date: new Date().toISOString(),
+    machine: { ...host, postgres },
+    options,
+  });
+  process.stdout.write(
+    `\nMarkdown:\n\n${markdownTable(rows)}\n\nwritten to ${path} in ${Math.round((Date.now() - started) / 1000)} s\nchart: ${chart}\n`,
+  );
 }
 
 main()
