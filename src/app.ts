@@ -92,6 +92,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       provider,
       tokenRateLimit,
       endConsoleSession: endConsoleSessionOnLogout(provider, consoleSessions, keys.cookieKeys, config.issuer),
+      issuer: config.issuer,
+      trustProxy: config.trustProxy,
     });
 
     await app.register(healthRoutes);

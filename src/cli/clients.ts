@@ -31,13 +31,14 @@ async function ownerNames(db: Kysely<Schema>): Promise<Map<string, string>> {
 export const clientCreate: Command = {
   name: 'client create',
   synopsis:
-    '--name NAME [--uri URL] [--redirect-uri URL]... [--grant-type GRANT]... [--response-type TYPE]... ' +
+    '--name NAME [--uri URL] [--redirect-uri URL]... [--post-logout-redirect-uri URL]... [--grant-type GRANT]... [--response-type TYPE]... ' +
     '--scope "SCOPE ..." [--auth-method client_secret_basic|client_secret_post|none] [--owner USERNAME]',
   summary: 'register a client; its secret is shown once',
   options: {
     name: { type: 'string' },
     uri: { type: 'string' },
     'redirect-uri': { type: 'string', multiple: true },
+    'post-logout-redirect-uri': { type: 'string', multiple: true },
     'grant-type': { type: 'string', multiple: true },
     'response-type': { type: 'string', multiple: true },
     scope: { type: 'string' },
@@ -50,6 +51,7 @@ export const clientCreate: Command = {
       client_name: requiredString(args, 'name'),
       client_uri: stringOption(args, 'uri'),
       redirect_uris: stringList(args, 'redirect-uri'),
+      post_logout_redirect_uris: stringList(args, 'post-logout-redirect-uri'),
       grant_types: stringList(args, 'grant-type'),
       response_types: stringList(args, 'response-type'),
       scope: requiredString(args, 'scope'),

@@ -7,6 +7,7 @@ export interface ClientFormValues {
   client_name: string;
   client_uri: string;
   redirect_uris: string;
+  post_logout_redirect_uris: string;
   grant_types: string[];
   response_types: string;
   scope: string;
@@ -17,6 +18,7 @@ export const EMPTY_FORM: ClientFormValues = {
   client_name: '',
   client_uri: '',
   redirect_uris: '',
+  post_logout_redirect_uris: '',
   grant_types: ['authorization_code', 'refresh_token'],
   response_types: 'code',
   scope: 'openid profile',
@@ -28,6 +30,7 @@ export function formValues(body: unknown): ClientFormValues {
     client_name: textField(body, 'client_name'),
     client_uri: textField(body, 'client_uri'),
     redirect_uris: textField(body, 'redirect_uris'),
+    post_logout_redirect_uris: textField(body, 'post_logout_redirect_uris'),
     grant_types: listField(body, 'grant_types'),
     response_types: textField(body, 'response_types'),
     scope: textField(body, 'scope'),
@@ -40,6 +43,7 @@ export function clientInput(body: unknown): ClientInput {
     client_name: textField(body, 'client_name'),
     client_uri: textField(body, 'client_uri'),
     redirect_uris: linesField(body, 'redirect_uris'),
+    post_logout_redirect_uris: linesField(body, 'post_logout_redirect_uris'),
     grant_types: listField(body, 'grant_types'),
     response_types: linesField(body, 'response_types'),
     scope: textField(body, 'scope'),

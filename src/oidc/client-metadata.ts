@@ -16,6 +16,7 @@ export const METADATA_ORDER: readonly string[] = [
   'client_uri',
   'grant_types',
   'redirect_uris',
+  'post_logout_redirect_uris',
   'response_types',
   'scope',
   'token_endpoint_auth_method',
@@ -25,6 +26,8 @@ export interface ClientInput {
   client_name: string;
   client_uri?: string | undefined;
   redirect_uris: string[];
+  /** Where RP-initiated logout may send the browser back (same rules as redirect URIs). */
+  post_logout_redirect_uris?: string[] | undefined;
   grant_types: string[];
   response_types: string[];
   scope: string;
@@ -39,6 +42,34 @@ export class ClientValidationError extends Error {
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * Metadata no client may register, whatever the path: the provider would fetch it from the
+ * address given, at registration and on every later lookup (a request to any host on behalf of
+ * whoever holds an initial or registration access token). Pairwise subjects are off, so a
+ * sector identifier has nothing to do here anyway.
+ */
+export const REFUSED_METADATA: Readonly<Record<string, string>> = {
+  sector_identifier_uri:
+    'sector_identifier_uri is not accepted: pairwise subject identifiers are off, and the server fetches no URL at registration.',
+};
+
+const IMPLICIT_HTTPS = 'the implicit grant sends tokens only to https redirect URIs';
+
+/**
+ * The problem an implicit client's redirect URI has, if any: its tokens travel in the URL, so
+ * https only, whatever the application type (oidc-provider allows http loopback for native ones).
+ * Worded as the form shows the provider's own refusals: this rule now answers before the provider.
+ */
+function implicitRedirectProblem(uri: string): string | undefined {
+  if (URL.parse(uri)?.protocol === 'https:') return undefined;
+  return `This client cannot be registered: ${IMPLICIT_HTTPS}, and "${uri}" is not one (whatever the application type).`;
+}
+
+/** Whether a problem is about a redirect URI (RFC 7591 answers those with invalid_redirect_uri). */
+export function isRedirectProblem(problem: string): boolean {
+  return problem.startsWith('Redirect URI') || problem.includes(IMPLICIT_HTTPS);
+}
 
 function redirectProblem(raw: string): string | undefined {
   let url: URL;
@@ -79,6 +110,12 @@ export function validateClientInput(input: ClientInput, allowedScopes: readonly 
     if (problem) problems.push(problem);
   }
 
+  const post_logout_redirect_uris = [...new Set((input.post_logout_redirect_uris ?? []).map((u) => u.trim()).filter(Boolean))];
+  for (const uri of post_logout_redirect_uris) {
+    const problem = redirectProblem(uri);
+    if (problem) problems.push(problem.replace(/^Redirect URI/, 'Post-logout redirect URI'));
+  }
+
   const grant_types = [...new Set(input.grant_types.map((g) => g.trim()).filter(Boolean))];
   for (const g of grant_types) if (!(GRANT_TYPES as readonly string[]).includes(g)) problems.push(`Unknown grant type "${g}".`);
   if (!grant_types.length) problems.push('Choose at least one grant type.');
@@ -93,6 +130,12 @@ export function validateClientInput(input: ClientInput, allowedScopes: readonly 
   }
   if (hasImplicit !== (words.has('token') || words.has('id_token'))) {
     problems.push('The implicit grant and a "token" (or "id_token") response type go together: choose both or neither.');
+  }
+  if (hasImplicit || words.has('token') || words.has('id_token')) {
+    for (const uri of redirect_uris) {
+      const problem = redirectProblem(uri) ? undefined : implicitRedirectProblem(uri);
+      if (problem) problems.push(problem);
+    }
   }
   if ((hasCode || hasImplicit) && !redirect_uris.length)
     problems.push('At least one redirect URI is needed for the authorization_code and implicit grants.');
@@ -112,5 +155,14 @@ export function validateClientInput(input: ClientInput, allowedScopes: readonly 
   if (!scopes.length) problems.push(`Scope is required: one or more of ${allowedScopes.join(' ')}, separated by spaces.`);
 
   if (problems.length) throw new ClientValidationError(problems);
-  return { client_name, client_uri, redirect_uris, grant_types, response_types, scope: scopes.join(' '), token_endpoint_auth_method };
+  return {
+    client_name,
+    client_uri,
+    redirect_uris,
+    ...(post_logout_redirect_uris.length ? { post_logout_redirect_uris } : {}),
+    grant_types,
+    response_types,
+    scope: scopes.join(' '),
+    token_endpoint_auth_method,
+  };
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parse as parseQuery } from 'node:querystring';
 import middie from '@fastify/middie';
 import type { FastifyInstance } from 'fastify';
 import type Provider from 'oidc-provider';
@@ -6,9 +7,11 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { PROVIDER_PREFIXES, ROUTES } from '../endpoints.js';
 import { writeJsonError, writeUnavailable } from '../http/json-errors.js';
+import { hasUnstorableText, isStorable } from '../http/storable-text.js';
 import { basicClientId, type TokenRateLimit } from '../limits/token-rate-limit.js';
 import type { AuditLogger } from '../observability/audit.js';
 import { containProviderErrors } from './contain-errors.js';
+import { pinToIssuer } from './issuer-origin.js';
 import { hashPresentedSecret, hideStoredSecretHashes, isRegistrationUpdate } from './extensions/registration-secrets.js';
 import { BodyRefused, formFields, handBodyToProvider, readProviderBody, type ProviderBody } from './request-body.js';
 
@@ -18,11 +21,16 @@ import { BodyRefused, formFields, handBodyToProvider, readProviderBody, type Pro
  *
  * Before the provider, on the raw Node request (Fastify's onRequest, through middie, so Fastify
  * never parses these bodies):
- *   1. readBody            the one bounded reader: urlencoded, multipart (curl -F), JSON, chunked;
- *                          56 KiB and 64 fields at most (413/400 `invalid_request`)
- *   2. limitTokenRequests  POST /oauth/token when TOKEN_RATE_LIMIT > 0: per IP and client (429)
- *   3. hashUpdatedSecret   PUT /oauth/register/:id: a secret sent back is compared as its hash
- *   4. handToProvider      the body read in 1 goes to the provider as `req.body`
+ *   1. readBody              the one bounded reader: urlencoded, multipart (curl -F), JSON, chunked;
+ *                            56 KiB and 64 fields at most (413/400 `invalid_request`)
+ *   2. refuseUnstorableText  a NUL or an unpaired surrogate anywhere in the path, the query, the form
+ *                            or the JSON (values and keys), which PostgreSQL cannot store: 400
+ *                            `invalid_request` (`invalid_client_metadata` for a registration body)
+ *   3. limitTokenRequests    POST /oauth/token when TOKEN_RATE_LIMIT > 0: per IP and client (429)
+ *   4. hashUpdatedSecret     PUT /oauth/register/:id: a secret sent back is compared as its hash
+ *   5. pinToIssuer           the provider sees the issuer's host and scheme, whatever the Host
+ *                            header said: every URL it prints follows ISSUER (issuer-origin.ts)
+ *   6. handToProvider        the body read in 1 goes to the provider as `req.body`
  * Inside the provider (its Koa middleware, outermost first, then its own action for the path):
  *   a. containProviderErrors      an unreachable database is a 503, not Koa's plain 500
  *   b. hideStoredSecretHashes     registration responses never carry the stored secret hash
@@ -51,6 +59,8 @@ export interface PipelineOptions {
   tokenRateLimit?: TokenRateLimit | undefined;
   /** Ends the console session of a browser that confirmed an RP-initiated logout. */
   endConsoleSession: ProviderMiddleware;
+  issuer: string;
+  trustProxy: boolean;
 }
 
 const readBody: Step = async (request) => {
@@ -63,6 +73,66 @@ const readBody: Step = async (request) => {
     writeJsonError(request.res, err.status, { error: 'invalid_request', error_description: err.description }, headers);
     return false;
   }
+};
+
+/** `%00` decodes to NUL wherever it is (path, query, form); nothing else percent-encoded is unstorable. */
+const PERCENT_NUL = '%00';
+/** The JSON escapes that make a NUL or a surrogate (paired or not: the parse tells). */
+const JSON_UNSTORABLE_ESCAPE = /\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
+
+const parseAll = (text: string) => parseQuery(text, '&', '=', { maxKeys: 0 });
+
+function declaredCharset(contentType: string | undefined): string | undefined {
+  return /;\s*charset=("?)([^";]+)\1/i.exec(contentType ?? '')?.[2];
+}
+
+/** Form fields, parsed only when their bytes could hold a NUL (or their charset is not UTF-8). */
+function formHasUnstorableText(body: ProviderBody, contentType: string | undefined): boolean {
+  if (body.kind === 'form') return hasUnstorableText(body.fields);
+  if (body.kind !== 'urlencoded') return false;
+  const charset = declaredCharset(contentType);
+  const otherCharset = charset !== undefined && !/^utf-?8$/i.test(charset);
+  if (!otherCharset && !body.bytes.includes(0) && !body.bytes.includes(PERCENT_NUL)) return false;
+  // Our steps read the fields in the declared charset; the provider reads the bytes as UTF-8.
+  return hasUnstorableText(formFields(body)) || (otherCharset && hasUnstorableText(parseAll(body.bytes.toString('utf8'))));
+}
+
+/** A JSON body (as the provider reads it: UTF-8), parsed once and only when an escape or a NUL byte is there. */
+function jsonHasUnstorableText(bytes: Buffer): boolean {
+  if (!bytes.includes(0) && !(bytes.includes('\\u') && JSON_UNSTORABLE_ESCAPE.test(bytes.toString('latin1')))) return false;
+  let found = false;
+  try {
+    JSON.parse(bytes.toString('utf8'), (key, value: unknown) => {
+      if (!isStorable(key) || (typeof value === 'string' && !isStorable(value))) found = true;
+      return value;
+    });
+  } catch {
+    return false; // not JSON: the provider refuses it itself
+  }
+  return found;
+}
+
+/** PostgreSQL stores no NUL and no unpaired surrogate: a request carrying one is refused here, whatever carries it. */
+const refuseUnstorableText: Step = async (request) => {
+  const { raw, res, path, body } = request;
+  const url = raw.url ?? '';
+  const q = url.indexOf('?');
+  const query = q < 0 ? '' : url.slice(q + 1);
+  const inUrl = path.includes(PERCENT_NUL) || (query.includes(PERCENT_NUL) && hasUnstorableText(parseAll(query)));
+  let inBody: boolean;
+  try {
+    inBody = formHasUnstorableText(body, raw.headers['content-type']) || (body.kind === 'bytes' && jsonHasUnstorableText(body.bytes));
+  } catch (err) {
+    if (!(err instanceof BodyRefused)) throw err;
+    writeJsonError(res, err.status, { error: 'invalid_request', error_description: err.description });
+    return false;
+  }
+  if (!inUrl && !inBody) return true;
+  const registration = path === ROUTES.registration || path.startsWith(`${ROUTES.registration}/`);
+  const error = inBody && registration ? 'invalid_client_metadata' : 'invalid_request';
+  const what = error === 'invalid_client_metadata' ? 'client metadata' : 'request parameters';
+  writeJsonError(res, 400, { error, error_description: `${what} must not contain NUL characters or unpaired UTF-16 surrogates` });
+  return false;
 };
 
 function claimedClientId({ raw, body }: ProviderRequest): string | undefined {
@@ -112,8 +182,15 @@ function pathOf(url: string): string {
  * middie lives in a context of its own whose only routes are those paths, so its per-request
  * work is done for the provider's requests alone.
  */
-export async function mountProvider(app: FastifyInstance, { provider, tokenRateLimit, endConsoleSession }: PipelineOptions): Promise<void> {
-  const before: Step[] = [readBody, ...(tokenRateLimit ? [limitTokenRequests(tokenRateLimit)] : []), hashUpdatedSecret];
+export async function mountProvider(app: FastifyInstance, options: PipelineOptions): Promise<void> {
+  const { provider, tokenRateLimit, endConsoleSession } = options;
+  const pin = pinToIssuer(options.issuer, options.trustProxy);
+  const before: Step[] = [
+    readBody,
+    refuseUnstorableText,
+    ...(tokenRateLimit ? [limitTokenRequests(tokenRateLimit)] : []),
+    hashUpdatedSecret,
+  ];
   const inside: ProviderMiddleware[] = [
     containProviderErrors,
     hideStoredSecretHashes(ROUTES.registration),
@@ -125,6 +202,7 @@ export async function mountProvider(app: FastifyInstance, { provider, tokenRateL
 
   const handle = async (request: ProviderRequest) => {
     for (const step of before) if (!(await step(request))) return;
+    pin(request.raw);
     handBodyToProvider(request.raw, request.body);
     await callback(request.raw, request.res);
   };

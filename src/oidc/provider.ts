@@ -102,10 +102,14 @@ export function createProvider({ config, db, keys, accounts, log, render, limite
       Grant: 365 * DAY,
     },
     renderError: pages.renderError,
+    // Registration refuses sector_identifier_uri (pairwise subjects are off): never fetch one.
+    sectorIdentifierUriValidate: () => false,
   };
 
   const provider = new Provider(config.issuer, configuration);
-  provider.proxy = config.trustProxy;
+  // The pipeline hands the provider the issuer's host and scheme as forwarded headers, and the
+  // client's address (the socket's, unless TRUST_PROXY): it reads them as a proxied request.
+  provider.proxy = true;
   if (config.implicitGrant) enablePlainImplicit(provider);
   useHashedClientSecrets(provider);
   reuseBuiltClients(provider);
@@ -114,6 +118,7 @@ export function createProvider({ config, db, keys, accounts, log, render, limite
     limiter,
     findAccount,
     existingGrantId: async (accountId, clientId) => (await grantsOf(db, accountId, clientId, 1))[0]?.grantId,
+    grantReuseMargin: Math.max(config.accessTokenTtl, config.refreshTokenTtl),
   });
   provider.on('server_error', (ctx, err) => {
     log.error({ err, path: ctx.path, method: ctx.method }, 'oidc-provider server error');

@@ -32,10 +32,33 @@ interface Found {
 const CACHED_MODELS = new Set(['Client', 'Grant']);
 
 /**
+ * The payload fields, per model, that can hold a usable value: another row's id, a cookie's
+ * value, a form's secret, or a request's parameters (an id_token_hint, a request object).
+ * They are stored sealed together (`sealed`) under a key derived from the row's own id, which
+ * the table does not hold (only its SHA-256), and opened again by `find`, which is given it.
+ * - Interaction: `session.cookie` is the id of the browser's session (the `_session` cookie),
+ *   `returnTo` holds the interaction's own id (the `_interaction` cookie), `deviceCode` a device
+ *   code's id, `parJti` a pushed request's id; `params`, `result` and `lastSubmission` are what
+ *   the request and the login carried.
+ * - Session: `state` holds the secret of a pending logout or device confirmation form.
+ * - PushedAuthorizationRequest: `request` is the request object, signed or not.
+ * - BackchannelAuthenticationRequest: `params` may carry tokens (id_token_hint, login_hint_token).
+ * Every other model holds only hashes, identifiers and metadata besides its (stripped) id, and
+ * pays nothing for this.
+ */
+const SEALED_FIELDS: Readonly<Record<string, readonly string[]>> = {
+  Interaction: ['session', 'params', 'returnTo', 'deviceCode', 'parJti', 'result', 'lastSubmission'],
+  Session: ['state'],
+  PushedAuthorizationRequest: ['request'],
+  BackchannelAuthenticationRequest: ['params'],
+};
+
+/**
  * Every oidc-provider model in the one table oidc_payloads. Lookup columns hold SHA-256 of
  * the ids, and the ids are stripped from the stored payload, so the table holds no usable
  * token, code or session id. A device code's id, which the provider must get back from its
- * user code, is sealed under a key derived from that user code.
+ * user code, is sealed under a key derived from that user code; the fields of SEALED_FIELDS,
+ * under a key derived from the row's own id.
  *
  * Speed: statements are compiled once (queries.ts) and run as prepared statements;
  * lookups by id and saves are gathered per event-loop turn into one query each, so concurrent
@@ -44,12 +67,14 @@ const CACHED_MODELS = new Set(['Client', 'Grant']);
  */
 export class KyselyAdapter implements Adapter {
   private readonly cached: boolean;
+  private readonly sealedFields: readonly string[] | undefined;
 
   constructor(
     private readonly model: string,
     private readonly db: Kysely<Schema>,
   ) {
     this.cached = CACHED_MODELS.has(model);
+    this.sealedFields = SEALED_FIELDS[model];
   }
 
   private run<R>(query: CompiledQuery): Promise<R[]> {
@@ -80,6 +105,7 @@ export class KyselyAdapter implements Adapter {
       stored.sealedJti = seal(stored.userCode, id);
       delete stored.userCode;
     }
+    if (this.sealedFields) sealFields(stored, this.sealedFields, id);
     const key = sha256(id);
     const save: Save = {
       model: this.model,
@@ -113,9 +139,22 @@ export class KyselyAdapter implements Adapter {
     return this.run<StoredRow>(statements.findBy.key.bind(this.db, { model: this.model, value: key })).then((rows) => rows[0]);
   }
 
-  private restore(row: StoredRow, jti: string | undefined): AdapterPayload {
+  /**
+   * The payload as the provider saved it, for the id `jti`. Without the id (findByUid) the
+   * sealed fields stay out; a row whose sealed fields do not open under the id given is none.
+   */
+  private restore(row: StoredRow, jti: string | undefined): AdapterPayload | undefined {
     const payload: Record<string, unknown> = { ...row.payload };
     delete payload.sealedJti;
+    if (this.sealedFields && payload.sealed !== undefined) {
+      const sealed = payload.sealed;
+      delete payload.sealed;
+      if (jti !== undefined) {
+        const opened = typeof sealed === 'string' ? unseal(jti, sealed) : undefined;
+        if (opened === undefined) return undefined;
+        Object.assign(payload, JSON.parse(opened));
+      }
+    }
     if (jti !== undefined && this.model !== 'Client') payload.jti = jti;
     if (row.consumed_at) payload.consumed = Math.floor(row.consumed_at.getTime() / 1000);
     return payload as AdapterPayload;
@@ -145,9 +184,10 @@ export class KyselyAdapter implements Adapter {
   private lookup(id: string, shared: boolean): Promise<AdapterPayload | undefined> {
     const key = sha256(id);
     const read = () =>
-      this.findByKey(key).then(
-        (row): Found | undefined => row && { payload: this.restore(row, id), expires_at: row.expires_at, grant_key: row.grant_key },
-      );
+      this.findByKey(key).then((row): Found | undefined => {
+        const payload = row && this.restore(row, id);
+        return payload && { payload, expires_at: row.expires_at, grant_key: row.grant_key };
+      });
     if (!this.cached) return read().then((found) => found?.payload);
     // A client's payload is shared: the same object until the row changes, which lets the
     // provider's Client be reused as is (extensions/client-reuse.ts). Grants are copied for the provider,
@@ -158,7 +198,10 @@ export class KyselyAdapter implements Adapter {
     }).then((found) => found?.payload);
   }
 
-  /** The session found this way carries no id: callers only compare its account and grants. */
+  /**
+   * The session found this way carries no id, nor what is sealed under it (its `state`): callers
+   * only compare its account and grants.
+   */
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
     const row = await this.findWhere('uid_key', uid);
     return row && this.restore(row, undefined);
@@ -169,8 +212,8 @@ export class KyselyAdapter implements Adapter {
     if (!row) return undefined;
     const sealed = row.payload.sealedJti;
     const jti = typeof sealed === 'string' ? unseal(userCode, sealed) : undefined;
-    if (!jti) return undefined;
-    return { ...this.restore(row, jti), userCode };
+    const payload = jti ? this.restore(row, jti) : undefined;
+    return payload && { ...payload, userCode };
   }
 
   async consume(id: string): Promise<void> {
@@ -192,4 +235,15 @@ export class KyselyAdapter implements Adapter {
       if (this.cached) forgetGrantRows(grantKey);
     }
   }
+}
+
+/** Moves the `fields` present in `stored` into one value sealed under the row's id. */
+function sealFields(stored: Record<string, unknown>, fields: readonly string[], id: string): void {
+  let secret: Record<string, unknown> | undefined;
+  for (const field of fields) {
+    if (stored[field] === undefined) continue;
+    (secret ??= {})[field] = stored[field];
+    delete stored[field];
+  }
+  if (secret) stored.sealed = seal(id, JSON.stringify(secret));
 }

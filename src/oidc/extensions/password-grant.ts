@@ -18,6 +18,8 @@ export interface PasswordGrantDeps {
   findAccount: (ctx: Context, sub: string) => Promise<Account | undefined>;
   /** The id of the account's newest Grant for the client, if it has one (one Grant per pair, not one per sign-in). */
   existingGrantId: (accountId: string, clientId: string) => Promise<string | undefined>;
+  /** A Grant is reused only while it outlives the tokens issued under it by this much (seconds). */
+  grantReuseMargin: number;
 }
 
 /** Too many failed password checks for this username: 429 with Retry-After. */
@@ -88,8 +90,9 @@ export function registerPasswordGrant(provider: Provider, known: readonly string
 
     const scopes = grantedScopes(ctx, knownScopes);
     const existingId = await deps.existingGrantId(account.accountId, client.clientId);
-    const existing = existingId ? await provider.Grant.find(existingId) : undefined;
-    const grant = existing ?? new provider.Grant({ accountId: account.accountId, clientId: client.clientId });
+    const found = existingId ? await provider.Grant.find(existingId) : undefined;
+    const lasting = found && (found.exp === undefined || found.exp - Math.floor(Date.now() / 1000) > deps.grantReuseMargin);
+    const grant = lasting ? found : new provider.Grant({ accountId: account.accountId, clientId: client.clientId });
     if (scopes.length) grant.addOIDCScope(scopes);
     const grantId = await grant.save();
     ctx.oidc.entity('Grant', grant);

@@ -1,7 +1,7 @@
 import type Provider from 'oidc-provider';
 import { errors, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { newClientId, newClientSecret } from '../client-ids.js';
-import { ClientValidationError, validateClientInput, type ClientInput } from '../client-metadata.js';
+import { ClientValidationError, isRedirectProblem, REFUSED_METADATA, validateClientInput, type ClientInput } from '../client-metadata.js';
 
 /**
  * RFC 7591 dynamic registration and RFC 7592 management follow the rules of the web form
@@ -37,6 +37,7 @@ function asClientInput(properties: Properties, scopes: readonly string[]): Clien
     client_name: optionalString(properties, 'client_name') ?? 'unnamed',
     client_uri: optionalString(properties, 'client_uri'),
     redirect_uris: optionalStrings(properties, 'redirect_uris') ?? [],
+    post_logout_redirect_uris: optionalStrings(properties, 'post_logout_redirect_uris'),
     grant_types: grantTypes,
     // Without response types, a client gets "code" only when it may use the authorization code grant.
     response_types: optionalStrings(properties, 'response_types') ?? (grantTypes.includes('authorization_code') ? ['code'] : []),
@@ -49,18 +50,23 @@ function asClientInput(properties: Properties, scopes: readonly string[]): Clien
 function rulesPolicy(scopes: readonly string[]) {
   return (_ctx: KoaContextWithOIDC, properties: ClientMetadata): void => {
     const metadata = properties as Properties;
+    // Before anything else, and before the provider builds the client (which would fetch it).
+    for (const [name, problem] of Object.entries(REFUSED_METADATA)) {
+      if (metadata[name] !== undefined) throw new errors.InvalidClientMetadata(problem);
+    }
     let valid: ClientInput;
     try {
       valid = validateClientInput(asClientInput(metadata, scopes), scopes);
     } catch (err) {
       if (!(err instanceof ClientValidationError)) throw err;
-      const aboutRedirects = err.problems.every((p) => p.startsWith('Redirect URI'));
+      const aboutRedirects = err.problems.every(isRedirectProblem);
       // The provider answers invalid_redirect_uri for descriptions that start with "redirect_uris".
       throw new errors.InvalidClientMetadata(`${aboutRedirects ? 'redirect_uris: ' : ''}${err.problems.join(' ')}`);
     }
     // Registered as validated: trimmed, without duplicates, defaults made explicit.
     const stored: Record<string, unknown> = metadata;
     stored.redirect_uris = valid.redirect_uris;
+    if (stored.post_logout_redirect_uris !== undefined) stored.post_logout_redirect_uris = valid.post_logout_redirect_uris ?? [];
     stored.grant_types = valid.grant_types;
     stored.response_types = valid.response_types;
     stored.token_endpoint_auth_method = valid.token_endpoint_auth_method;
