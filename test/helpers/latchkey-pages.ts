@@ -65,7 +65,7 @@ export async function createClient(page: Page, baseUrl: string, client: ClientFo
 export async function fillClientForm(page: Page, client: ClientForm): Promise<void> {
   await page.getByLabel('Client name').fill(client.name);
   await page.getByLabel('Client URI').fill(client.uri ?? '');
-  await page.getByLabel('Redirect URIs').fill(client.redirectUris.join('\n'));
+  await page.getByLabel('Redirect URIs', { exact: true }).fill(client.redirectUris.join('\n'));
   for (const grant of GRANT_TYPES) {
     await page.getByLabel(grant, { exact: true }).setChecked(client.grantTypes.includes(grant));
   }
