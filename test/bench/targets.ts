@@ -24,6 +24,8 @@ export interface Latchkey {
   server: Started;
   client: Credentials;
   user: { username: string; password: string };
+  /** People who sign in at once in the password workload, one per connection (a person's own sign-ins are limited to 10 checks at a time). */
+  people: Array<{ username: string; password: string }>;
   /** Grant types the server offers (discovery), to skip what is not built yet. */
   grantTypes: Set<string>;
   /** libuv threads across its processes: the password checks it can run at once. */
@@ -75,14 +77,19 @@ export async function startOidcReference(client: Credentials, grantTypes: string
  * Migrates the bench database and creates the bench's user and client through the app's own
  * stores (in this process), then closes. Returns what the server offers, to choose the grants.
  */
+const PEOPLE = 64;
+
 async function seed(databaseUrl: string) {
   const app = await buildApp(loadConfig({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent' }));
   try {
     const discovery = (await app.inject({ url: '/.well-known/openid-configuration' })).json() as { grant_types_supported: string[] };
     const offered = new Set(discovery.grant_types_supported);
     const wanted = ['client_credentials', 'authorization_code', 'refresh_token', 'password'].filter((g) => offered.has(g));
-    const user = { username: `bench-${randomBytes(4).toString('hex')}`, password: randomBytes(12).toString('base64url') };
+    const person = () => ({ username: `bench-${randomBytes(4).toString('hex')}`, password: randomBytes(12).toString('base64url') });
+    const user = person();
     await app.accounts.create(user.username, user.password);
+    const people = Array.from({ length: PEOPLE }, person);
+    for (const p of people) await app.accounts.create(p.username, p.password);
     const input: ClientInput = {
       client_name: 'bench',
       redirect_uris: [REDIRECT_URI],
@@ -92,7 +99,7 @@ async function seed(databaseUrl: string) {
       token_endpoint_auth_method: 'client_secret_basic',
     };
     const issued = await app.clients.create(input);
-    return { user, client: { clientId: issued.clientId, clientSecret: issued.clientSecret! }, grantTypes: new Set(wanted) };
+    return { user, people, client: { clientId: issued.clientId, clientSecret: issued.clientSecret! }, grantTypes: new Set(wanted) };
   } finally {
     await app.close();
   }

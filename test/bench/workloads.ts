@@ -117,13 +117,14 @@ function refreshChains(latchkey: Latchkey, connections: number): Driver {
   }, connections);
 }
 
-/** A signed-in user who already consented: authorize → code at the redirect URI → token. */
+/** A signed-in person who already consented: authorize → code at the redirect URI → token. */
 async function codeFlowUser(latchkey: Latchkey, index: number) {
   const browser = new Browser(connection(), latchkey.url);
   const { clientId, clientSecret } = latchkey.client;
   const authorize = () =>
     `${latchkey.url}/oauth/authorize?${form({ response_type: 'code', client_id: clientId, redirect_uri: REDIRECT_URI, scope: 'profile', state: `s${index}-${Math.random().toString(36).slice(2)}` })}`;
-  await signInAndConsent(browser, authorize(), REDIRECT_URI, latchkey.user);
+  // A person per connection: one person's sign-ins are limited to 10 checks at a time.
+  await signInAndConsent(browser, authorize(), REDIRECT_URI, latchkey.people[index % latchkey.people.length]!);
   return {
     async step() {
       const res = await browser.get(authorize());
@@ -258,11 +259,15 @@ export const WORKLOADS: Workload[] = [
     async prepare(t, connections) {
       const missing = needsPassword(t.latchkey);
       if (missing) return { skipped: missing };
-      const { username, password } = t.latchkey.user;
-      return cannonDriver(
-        () => tokenEndpoint(t.latchkey.url, t.latchkey.client, { grant_type: 'password', username, password, scope: 'profile' }),
-        connections,
-      );
+      // One person per connection, as many people signing in at once.
+      const { clientId, clientSecret } = t.latchkey.client;
+      const requests = t.latchkey.people.map(({ username, password }) => ({
+        method: 'POST',
+        path: '/oauth/token',
+        headers: { authorization: basic(clientId, clientSecret), 'content-type': FORM },
+        body: form({ grant_type: 'password', username, password, scope: 'profile' }),
+      }));
+      return cannonDriver(() => perConnection(t.latchkey.url, requests), connections);
     },
   },
   {

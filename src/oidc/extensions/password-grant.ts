@@ -93,8 +93,12 @@ export function registerPasswordGrant(provider: Provider, known: readonly string
     const found = existingId ? await provider.Grant.find(existingId) : undefined;
     const lasting = found && (found.exp === undefined || found.exp - Math.floor(Date.now() / 1000) > deps.grantReuseMargin);
     const grant = lasting ? found : new provider.Grant({ accountId: account.accountId, clientId: client.clientId });
-    if (scopes.length) grant.addOIDCScope(scopes);
-    const grantId = await grant.save();
+    const held = new Set(lasting ? grant.getOIDCScope().split(' ') : []);
+    const adds = scopes.some((scope) => !held.has(scope));
+    if (adds) grant.addOIDCScope(scopes);
+    // A reused grant that already holds every scope is not written again: concurrent sign-ins of
+    // one person would otherwise all rewrite one row.
+    const grantId = lasting && !adds ? found.jti : await grant.save();
     ctx.oidc.entity('Grant', grant);
     const scope = grant.getOIDCScopeFiltered(new Set(scopes));
 
