@@ -141,7 +141,7 @@ t.test('migrate, user create and every client command, in text and in JSON', asy
   t.equal(lines.length, 4, 'a header and one line per client');
   t.ok(
     lines.some((l) => new RegExp(`^${seedId} +test +alice +authorization_code password refresh_token$`).test(l)),
-    'the seed client, its owner and grants',
+    'the example client, its owner and grants',
   );
   t.ok(
     lines.some((l) => new RegExp(`^${machineId} +machine +- +client_credentials$`).test(l)),
@@ -218,7 +218,7 @@ t.test('migrate, user create and every client command, in text and in JSON', asy
     password: PASSWORD,
     scope: 'profile',
   });
-  t.equal(grant.status, 200, 'the user made by the command line signs in through the seed client');
+  t.equal(grant.status, 200, 'the user made by the command line signs in through the example client');
   const me = await json(fetch(`${server.url}/api/me`, { headers: { authorization: `Bearer ${(await json(grant)).access_token}` } }));
   t.same(me, { id: alice.id, username: 'alice' });
 });
