@@ -1,9 +1,9 @@
 import t, { type Test } from 'tap';
 import { CredentialLimiter } from '../src/limits/credential-limits.js';
-import { BrowserSession } from './helpers/browser-session.js';
+import { passwordGrant, signInForm, type Attempt } from './helpers/password-attempts.js';
 import { freshDatabase, onPostgres } from './helpers/database.js';
 import { createClient, createUser, uniqueName } from './helpers/fixtures.js';
-import { basic, type Json } from './helpers/http.js';
+import type { Json } from './helpers/http.js';
 import { spawnServer, withApp } from './helpers/process.js';
 import { startServer } from './helpers/server.js';
 
@@ -12,44 +12,6 @@ import { startServer } from './helpers/server.js';
  * database, so together across the sign-in form and the password grant, across IP addresses and
  * across processes; and at most 100 per IP address (password spraying over many usernames).
  */
-
-interface Attempt {
-  status: number;
-  retryAfter: string | null;
-  body: string;
-}
-
-type Client = { clientId: string; clientSecret: string | undefined };
-
-async function passwordGrant(url: string, client: Client, username: string, password: string, ip?: string): Promise<Attempt> {
-  const res = await fetch(`${url}/oauth/token`, {
-    method: 'POST',
-    headers: {
-      authorization: basic(client.clientId, client.clientSecret ?? ''),
-      'content-type': 'application/x-www-form-urlencoded',
-      ...(ip ? { 'x-forwarded-for': ip } : {}),
-    },
-    body: new URLSearchParams({ grant_type: 'password', username, password, scope: 'profile' }),
-  });
-  return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.text() };
-}
-
-/** The home page's Sign in form, as a browser (with its CSRF token and cookie) from `ip`. */
-async function signInForm(url: string, username: string, password: string, ip?: string): Promise<Attempt> {
-  const browser = new BrowserSession(url);
-  const home = await browser.get('/');
-  const res = await browser.jar.fetch(new URL('/signin', url), {
-    method: 'POST',
-    headers: {
-      accept: 'text/html',
-      'content-type': 'application/x-www-form-urlencoded',
-      origin: new URL(url).origin,
-      ...(ip ? { 'x-forwarded-for': ip } : {}),
-    },
-    body: new URLSearchParams({ _csrf: browser.csrf(home), username, password }),
-  });
-  return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.text() };
-}
 
 function limited(t: Test, attempt: Attempt, what: string) {
   t.equal(attempt.status, 429, `${what}: 429`);
