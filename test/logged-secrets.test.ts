@@ -13,6 +13,7 @@ import { authorizeUrl, pkce, returned, signInAndConsent } from './helpers/grant-
 import type { Json } from './helpers/http.js';
 import { post, token } from './helpers/oauth.js';
 import { logLines, spawnServer, withApp } from './helpers/process.js';
+import { registerMachineClient } from './helpers/registration.js';
 
 /**
  * Every flow against a server process logging at trace level, every credential it issues or
@@ -144,17 +145,9 @@ t.test('no credential appears in the log', async (t) => {
   keep('device refresh token', deviceTokens.body.refresh_token);
 
   // Dynamic registration; the registration access token reads, updates (rotated) and deletes.
-  const registration = await fetch(`${url}/oauth/register`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${setup.initialAccessToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify({
-      client_name: 'registered',
-      grant_types: ['client_credentials'],
-      token_endpoint_auth_method: 'client_secret_basic',
-    }),
-  });
+  const registration = await registerMachineClient(url, setup.initialAccessToken);
   t.equal(registration.status, 201, 'registered');
-  const registered: Json = await registration.json();
+  const registered = registration.body;
   keep('registered client secret', registered.client_secret);
   keep('registration access token', registered.registration_access_token);
   const manage = (rat: string, method: string, body?: unknown) =>

@@ -9,6 +9,7 @@ import { createClient, createUser } from './helpers/fixtures.js';
 import { authorizeUrl, pkce, returned, signInAndConsent } from './helpers/grant-flows.js';
 import type { Json } from './helpers/http.js';
 import { post, token } from './helpers/oauth.js';
+import { registerMachineClient } from './helpers/registration.js';
 import { startServer } from './helpers/server.js';
 
 /**
@@ -181,17 +182,9 @@ t.test('no credential the flows issued or used is stored in clear', async (t) =>
   // Dynamic registration, and the registration access token read and rotated.
   const initial = await createInitialAccessToken(app.provider, 600);
   keep('initial access token', initial.token);
-  const registration = await fetch(`${url}/oauth/register`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${initial.token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({
-      client_name: 'registered',
-      grant_types: ['client_credentials'],
-      token_endpoint_auth_method: 'client_secret_basic',
-    }),
-  });
+  const registration = await registerMachineClient(url, initial.token);
   t.equal(registration.status, 201, 'registered');
-  const registered: Json = await registration.json();
+  const registered = registration.body;
   keep('registered client secret', registered.client_secret);
   keep('registration access token', registered.registration_access_token);
   const update = await fetch(registered.registration_client_uri, {
