@@ -38,9 +38,9 @@ export class FixedWindows {
     return sql<number>`greatest(1, ceil(extract(epoch from (${this.windowEnd(start)} - now()))))::int`;
   }
 
-  /** Counts one event for each subject, in one statement; returns each subject's count. */
+  /** Counts one event for each subject, in one statement; returns each subject's count, in the order asked. */
   async hit(subjects: readonly string[]): Promise<WindowCount[]> {
-    const unique = [...new Set(subjects)];
+    const unique = lockOrder(subjects);
     if (unique.length === 0) return [];
     const table = sql.table(this.table);
     const counter = this.counter;
@@ -55,18 +55,28 @@ export class FixedWindows {
           window_start = case when ${expired} then now() else ${stored('window_start')} end
         returning subject, ${counter} as hits, ${this.remaining(sql.ref('window_start'))} as "retryAfter"`.execute(this.db),
     );
-    return rows.rows;
+    const bySubject = new Map(rows.rows.map((row) => [row.subject, row]));
+    return [...new Set(subjects)].map((subject) => bySubject.get(subject)!);
   }
 
   /** Takes back one hit of each subject's current window (never below zero). */
   async release(subjects: readonly string[]): Promise<void> {
-    const unique = [...new Set(subjects)];
+    const unique = lockOrder(subjects);
     if (unique.length === 0) return;
+    const table = sql.table(this.table);
     const counter = this.counter;
+    // An update locks its rows in whatever order its scan meets them; the rows are locked first,
+    // in the order hit() locks them, so that a release and a hit sharing two subjects cannot
+    // deadlock (each waiting on the row the other holds).
     await guarded(() =>
       sql`
-        update ${sql.table(this.table)} set ${counter} = greatest(${counter} - 1, 0)
-        where subject in (${sql.join(unique)}) and ${this.windowEnd(sql.ref('window_start'))} > now()`.execute(this.db),
+        with locked as (
+          select subject from ${table}
+          where subject in (${sql.join(unique)}) and ${this.windowEnd(sql.ref('window_start'))} > now()
+          order by subject collate "C" for update
+        )
+        update ${table} set ${counter} = greatest(${counter} - 1, 0)
+        from locked where ${sql.ref(`${this.table}.subject`)} = locked.subject`.execute(this.db),
     );
   }
 
@@ -81,4 +91,13 @@ export class FixedWindows {
     );
     return subjects.map((subject) => rows.rows.find((row) => row.subject === subject) ?? { subject, hits: 0, retryAfter: 0 });
   }
+}
+
+/**
+ * The subjects once each, in the one order every statement here takes their row locks (their
+ * UTF-8 bytes, as PostgreSQL's "C" collation orders them): an insert locks the rows of its values
+ * list in turn, so concurrent statements over the same rows never wait on each other in a circle.
+ */
+export function lockOrder(subjects: readonly string[]): string[] {
+  return [...new Set(subjects)].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
 }
