@@ -75,7 +75,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
 
     // The provider's own pages show the signed-in person as every page does (known once the stores exist).
     const consoleView: { of?: (ctx: KoaContextWithOIDC) => Promise<ConsoleView> } = {};
-    const { keys, accounts, credentialLimiter, provider, clients, consoleSessions } = await assembleServices(config, database, {
+    const { keys, accounts, credentialLimiter, provider, clients, consoleSessions, resources } = await assembleServices(config, database, {
       log: app.log,
       render: async (template, data, ctx) => app.view(template, { ...data, ...(ctx && consoleView.of ? await consoleView.of(ctx) : {}) }),
     });
@@ -85,6 +85,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     app.decorate('clients', clients);
     app.decorate('credentialLimiter', credentialLimiter);
     app.decorate('consoleSessions', consoleSessions);
+    app.decorate('resources', resources);
     observeProvider(provider, app.metrics, app.log);
     const tokenRateLimit =
       config.tokenRateLimit > 0 ? new TokenRateLimit(database.db, config.tokenRateLimit, app.metrics, app.log) : undefined;
@@ -94,6 +95,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       endConsoleSession: endConsoleSessionOnLogout(provider, consoleSessions, keys.cookieKeys, config.issuer),
       issuer: config.issuer,
       trustProxy: config.trustProxy,
+      resources,
     });
 
     await app.register(healthRoutes);

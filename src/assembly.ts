@@ -15,6 +15,7 @@ import { CredentialLimiter } from './limits/credential-limits.js';
 import { ensureKeys, loadKeys, type KeyMaterial } from './oidc/keys.js';
 import { createProvider } from './oidc/provider.js';
 import type { Render } from './oidc/pages.js';
+import { ResourceStore } from './resources/store.js';
 
 /**
  * The one place that puts Latchkey's parts together over a database, for the server, the
@@ -36,6 +37,7 @@ export interface Services {
   provider: Provider;
   clients: ClientStore;
   consoleSessions: ConsoleSessions;
+  resources: ResourceStore;
 }
 
 export interface ServiceOptions {
@@ -51,7 +53,12 @@ export async function assembleServices(config: Config, database: Database, { log
   const keys = await loadKeys(db);
   const accounts = new AccountStore(db, passwordHashing(config.hashThreads));
   const credentialLimiter = new CredentialLimiter(db);
-  const provider = createProvider({ config, db, keys, accounts, log, render, limiter: credentialLimiter });
-  const clients = new ClientStore(db, SCOPES, providerValidation(provider));
-  return { keys, accounts, credentialLimiter, provider, clients, consoleSessions: new ConsoleSessions(db) };
+  const resources = new ResourceStore(db, config.issuer);
+  const provider = createProvider({ config, db, keys, accounts, log, render, limiter: credentialLimiter, resources });
+  const knownScopes = async () => {
+    await resources.registered();
+    return [...SCOPES, ...resources.knownScopes()];
+  };
+  const clients = new ClientStore(db, knownScopes, providerValidation(provider));
+  return { keys, accounts, credentialLimiter, provider, clients, consoleSessions: new ConsoleSessions(db), resources };
 }

@@ -10,6 +10,8 @@ export interface Config {
   dataDir: string;
   accessTokenTtl: number;
   refreshTokenTtl: number;
+  /** Seconds a JWT access token issued for a protected resource (resource=URI) lives. */
+  resourceTokenTtl: number;
   trustProxy: boolean;
   logLevel: string;
   tokenRateLimit: number;
@@ -95,6 +97,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: resolve(env.DATA_DIR?.trim() || './data'),
     accessTokenTtl: integer(env, 'ACCESS_TOKEN_TTL', 3600, 60, 31_536_000),
     refreshTokenTtl: integer(env, 'REFRESH_TOKEN_TTL', 1_209_600, 60, 31_536_000),
+    resourceTokenTtl: integer(env, 'RESOURCE_TOKEN_TTL', 300, 10, 86_400),
     trustProxy: boolean(env, 'TRUST_PROXY', false),
     logLevel,
     tokenRateLimit: integer(env, 'TOKEN_RATE_LIMIT', 0, 0, 1_000_000),

@@ -18,5 +18,15 @@ export const ROUTES = {
   credential: '/oauth/credential',
 } as const;
 
-/** Paths whose requests the provider answers; every other path is Fastify's. */
+/** Latchkey's own API as a protected resource: its indicator is ISSUER + API_PATH. */
+export const API_PATH = '/api';
+/** The scopes /api/me accepts: the API resource's scopes. */
+export const API_SCOPES = ['profile'] as const;
+/** RFC 9728 metadata of the API (Fastify's route, although under /.well-known/). */
+export const API_RESOURCE_METADATA_PATH = '/.well-known/oauth-protected-resource/api';
+
+/**
+ * Paths whose requests the provider answers; every other path is Fastify's (a path of these
+ * that Fastify itself routes, API_RESOURCE_METADATA_PATH, never reaches the provider).
+ */
 export const PROVIDER_PREFIXES = ['/oauth/', '/.well-known/'] as const;

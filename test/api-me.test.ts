@@ -33,7 +33,10 @@ t.test('GET /api/me', async (t) => {
       const me = await apiMe(url, undefined, authorization ? { headers: { authorization } } : {});
       t.equal(me.status, 401, `${authorization}`);
       t.equal(me.body.error, 'invalid_token');
-      t.match(challenge(me), /^Bearer realm="http:\/\/127\.0\.0\.1:\d+", scope="profile"$/);
+      t.match(
+        challenge(me),
+        /^Bearer realm="http:\/\/127\.0\.0\.1:\d+", scope="profile", resource_metadata="http:\/\/127\.0\.0\.1:\d+\/\.well-known\/oauth-protected-resource\/api"$/,
+      );
     }
   });
 
@@ -48,7 +51,10 @@ t.test('GET /api/me', async (t) => {
     t.equal(me.status, 401);
     t.same(Object.keys(me.body), ['error', 'error_description']);
     t.equal(me.body.error, 'invalid_token');
-    t.match(challenge(me), /^Bearer realm="[^"]+", error="invalid_token", error_description="[^"]+", scope="profile"$/);
+    t.match(
+      challenge(me),
+      /^Bearer realm="[^"]+", error="invalid_token", error_description="[^"]+", scope="profile", resource_metadata="[^"]+\/\.well-known\/oauth-protected-resource\/api"$/,
+    );
     const long = await apiMe(url, 'y'.repeat(5000));
     t.equal(long.status, 401, 'an absurdly long token is refused, not looked up');
   });

@@ -29,6 +29,7 @@ t.test('defaults', async (t) => {
     databaseUrl: undefined,
     accessTokenTtl: 3600,
     refreshTokenTtl: 1209600,
+    resourceTokenTtl: 300,
     trustProxy: false,
     logLevel: 'info',
     tokenRateLimit: 0,

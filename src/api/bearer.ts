@@ -5,6 +5,7 @@ import { errors, type AdapterPayload } from 'oidc-provider';
 import type { Schema } from '../db/schema.js';
 import { KyselyAdapter } from '../oidc/adapter/kysely-adapter.js';
 import { builtClient } from '../oidc/extensions/client-reuse.js';
+import { accessTokenJwtVerifier, looksLikeJwt, type VerifyAccessTokenJwt } from '../oidc/extensions/jwt-access-tokens.js';
 import { CLOCK_TOLERANCE_SECONDS } from '../oidc/provider.js';
 
 /** An RFC 6750 refusal: 401 invalid_token or 403 insufficient_scope, said in WWW-Authenticate too. */
@@ -31,10 +32,17 @@ export interface BearerGrant {
 
 const quote = (value: string) => `"${value.replace(/["\\]/g, '')}"`;
 
-export function sendBearerError(reply: FastifyReply, realm: string, err: BearerError, scope: string): FastifyReply {
+/** `resourceMetadata`: where the resource's RFC 9728 metadata is (§5.1), named in every challenge. */
+export function sendBearerError(
+  reply: FastifyReply,
+  realm: string,
+  err: BearerError,
+  scope: string,
+  resourceMetadata: string,
+): FastifyReply {
   const params = [`realm=${quote(realm)}`];
   if (!err.missing) params.push(`error=${quote(err.error)}`, `error_description=${quote(err.description)}`);
-  params.push(`scope=${quote(scope)}`);
+  params.push(`scope=${quote(scope)}`, `resource_metadata=${quote(resourceMetadata)}`);
   return reply
     .status(err.status)
     .header('WWW-Authenticate', `Bearer ${params.join(', ')}`)
@@ -84,6 +92,17 @@ function live(stored: Stored | undefined, kind: string, now: number): stored is 
 const epochTime = () => Math.floor(Date.now() / 1000);
 
 /**
+ * The stored record of a JWT access token (stored by its jti) the provider's lookup with
+ * extensions/jwt-access-tokens.ts accepts: of this kind, in JWT format, unexpired, for `audience`.
+ */
+function liveJwt(stored: Stored | undefined, kind: string, now: number, audience: string): stored is Stored {
+  if (!stored || stored.kind !== kind || stored.format !== 'jwt') return false;
+  const { exp, aud } = stored;
+  if (typeof exp !== 'number' || now - CLOCK_TOLERANCE_SECONDS >= exp) return false;
+  return aud === audience;
+}
+
+/**
  * Checks bearer tokens as oidc-provider's userinfo endpoint does (lib/shared/access_token.js):
  * the token exists and is unexpired, its client and grant still exist and agree with it, and a
  * token bound to a session needs that session. It reads what the provider stored, through the
@@ -97,11 +116,15 @@ export class BearerTokens {
   readonly #clientTokens: KyselyAdapter;
   readonly #grants: KyselyAdapter;
   readonly #clients: KyselyAdapter;
+  readonly #verifyJwt: VerifyAccessTokenJwt | undefined;
 
+  /** `audience`: the resource indicator of this API; a JWT access token must be for it. */
   constructor(
     private readonly provider: Provider,
     db: Kysely<Schema>,
+    private readonly audience: string,
   ) {
+    this.#verifyJwt = accessTokenJwtVerifier(provider);
     this.#accessTokens = new KyselyAdapter('AccessToken', db);
     this.#clientTokens = new KyselyAdapter('ClientCredentials', db);
     this.#grants = new KyselyAdapter('Grant', db);
@@ -109,12 +132,33 @@ export class BearerTokens {
   }
 
   async verify(value: string): Promise<BearerGrant> {
+    if (looksLikeJwt(value)) return this.#jwt(value);
     if (value.length > 512) throw invalid('access token not found');
     const now = epochTime();
     const accessToken = await this.#accessTokens.findReadOnly(value);
     if (live(accessToken, 'AccessToken', now)) return this.#person(accessToken, now);
     const clientToken = await this.#clientTokens.findReadOnly(value);
     if (!live(clientToken, 'ClientCredentials', now)) throw invalid('access token not found, expired or revoked');
+    await this.#checkClient(clientToken);
+    throw new BearerError(403, 'insufficient_scope', 'this access token was issued to a client, not for a person');
+  }
+
+  /**
+   * A JWT access token (RFC 9068, issued for resource=ISSUER/api): signed with the server's keys
+   * as `at+jwt` by this issuer, for this API, unexpired; then its stored record (by jti) is held to
+   * the checks of an opaque token, so a revoked token (its record, or its grant, gone) is refused.
+   */
+  async #jwt(value: string): Promise<BearerGrant> {
+    const claims = await this.#verifyJwt?.(value);
+    if (!claims) throw invalid('access token not signed by this server, or not an access token');
+    const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+    if (!audiences.includes(this.audience)) throw invalid('this access token is for another resource');
+    const now = epochTime();
+    if (typeof claims.exp !== 'number' || now - CLOCK_TOLERANCE_SECONDS >= claims.exp) throw invalid('access token expired');
+    const accessToken = await this.#accessTokens.findReadOnly(claims.jti);
+    if (liveJwt(accessToken, 'AccessToken', now, this.audience)) return this.#person(accessToken, now);
+    const clientToken = await this.#clientTokens.findReadOnly(claims.jti);
+    if (!liveJwt(clientToken, 'ClientCredentials', now, this.audience)) throw invalid('access token not found, expired or revoked');
     await this.#checkClient(clientToken);
     throw new BearerError(403, 'insufficient_scope', 'this access token was issued to a client, not for a person');
   }

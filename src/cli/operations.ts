@@ -54,7 +54,7 @@ export const keysRotate: Command = {
   async run(_args, env) {
     const session = await env.session();
     // The longest-lived signed thing: an id token (1 hour) or an access token, plus clock skew.
-    const keepOldFor = Math.max(ID_TOKEN_TTL, session.config.accessTokenTtl) + CLOCK_SKEW;
+    const keepOldFor = Math.max(ID_TOKEN_TTL, session.config.accessTokenTtl, session.config.resourceTokenTtl) + CLOCK_SKEW;
     const kids = await rotateKeys(session.db, keepOldFor);
     const retireAt = Math.floor(Date.now() / 1000) + keepOldFor;
     session.audit('key.rotated', { kids, previous_keys_retire_at: retireAt });

@@ -7,6 +7,7 @@ import { clientCreate, clientDelete, clientList, clientRotateSecret, clientShow 
 import type { Command, CommandEnv } from './command.js';
 import { CliError, oneLine, UsageError } from './errors.js';
 import { keysRotate, migrateCommand, registrationTokenCreate } from './operations.js';
+import { resourceCreate, resourceDelete, resourceList } from './resources.js';
 import { CliSession } from './session.js';
 import { userCreate } from './users.js';
 
@@ -20,6 +21,9 @@ export const COMMANDS: readonly Command[] = [
   clientRotateSecret,
   registrationTokenCreate,
   keysRotate,
+  resourceCreate,
+  resourceList,
+  resourceDelete,
 ];
 
 export function helpText(): string {

@@ -9,6 +9,7 @@ import { backfillUsernameKeys } from '../accounts/username.js';
 import type { ClientStore } from '../clients/store.js';
 import type { Services } from '../assembly.js';
 import { audit, type AuditEvent, type AuditFields } from '../observability/audit.js';
+import { ResourceStore } from '../resources/store.js';
 
 const ignore = () => {};
 /** The provider logs only while serving requests, which the command line never does. */
@@ -62,6 +63,11 @@ export class CliSession {
 
   get db() {
     return this.database.db;
+  }
+
+  /** The protected resources: the table alone, no provider needed. */
+  resources(): ResourceStore {
+    return new ResourceStore(this.database.db, this.config.issuer);
   }
 
   /** The provider and the stores built on it, made once and only for commands that need them. */

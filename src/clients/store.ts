@@ -40,14 +40,15 @@ export class ClientStore {
 
   constructor(
     private readonly db: Kysely<Schema>,
-    private readonly scopes: readonly string[],
+    /** The scopes a client may be registered for: the server's and the protected resources' (read afresh). */
+    private readonly scopes: () => Promise<readonly string[]>,
     private readonly providerValidate: ProviderValidation,
   ) {
     this.adapter = new KyselyAdapter('Client', db);
   }
 
   async create(input: ClientInput, ownerId?: number): Promise<IssuedClient> {
-    const valid = validateClientInput(input, this.scopes);
+    const valid = validateClientInput(input, await this.scopes());
     const clientId = newClientId();
     const clientSecret = valid.token_endpoint_auth_method === 'none' ? undefined : newClientSecret();
     const metadata: ClientMetadata = {

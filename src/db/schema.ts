@@ -64,6 +64,14 @@ export interface ConsoleSessionsTable {
   user_agent: string | null;
 }
 
+export interface ResourcesTable {
+  uri: string;
+  name: string;
+  /** Space-separated scope tokens. */
+  scopes: string;
+  created_at: Timestamp;
+}
+
 export interface SchemaMigrationsTable {
   name: string;
   applied_at: Timestamp;
@@ -78,5 +86,6 @@ export interface Schema {
   credential_failures: CredentialFailuresTable;
   rate_windows: RateWindowsTable;
   console_sessions: ConsoleSessionsTable;
+  resources: ResourcesTable;
   schema_migrations: SchemaMigrationsTable;
 }

@@ -1,4 +1,5 @@
 import type Provider from 'oidc-provider';
+import type { ResourceStore } from '../resources/store.js';
 import type { InteractionDetails } from './details.js';
 import { scopeLines, type ScopeLine } from './scopes.js';
 
@@ -35,11 +36,12 @@ export interface ConsentView {
   clientUri: string | undefined;
   scopes: ScopeLine[];
   claims: string[];
-  resources: { indicator: string; scopes: string }[];
+  /** Each resource asked for, by its name, with the scopes this consent adds for it. */
+  resources: { indicator: string; name: string; scopes: string }[];
 }
 
 /** What the consent page shows: who asks (name, web site) and for what. */
-export async function consentView(provider: Provider, details: InteractionDetails): Promise<ConsentView> {
+export async function consentView(provider: Provider, details: InteractionDetails, resources: ResourceStore): Promise<ConsentView> {
   const clientId = String(details.params.client_id ?? '');
   const client = clientId ? await provider.Client.find(clientId) : undefined;
   const { missingOIDCScope = [], missingOIDCClaims = [], missingResourceScopes = {} } = consentDetails(details);
@@ -50,6 +52,12 @@ export async function consentView(provider: Provider, details: InteractionDetail
     clientUri,
     scopes: scopeLines(requested, missingOIDCScope),
     claims: missingOIDCClaims,
-    resources: Object.entries(missingResourceScopes).map(([indicator, scopes]) => ({ indicator, scopes: scopes.join(' ') })),
+    resources: await Promise.all(
+      Object.entries(missingResourceScopes).map(async ([indicator, scopes]) => ({
+        indicator,
+        name: (await resources.find(indicator))?.name ?? indicator,
+        scopes: scopes.join(' '),
+      })),
+    ),
   };
 }

@@ -46,7 +46,7 @@ export async function interactionRoutes(app: FastifyInstance): Promise<void> {
       title: 'Allow access?',
       uid: details.uid,
       accountName: account?.username,
-      ...(await consentView(provider, details)),
+      ...(await consentView(provider, details, app.resources)),
     });
   }
 

@@ -23,6 +23,8 @@ export const AUDIT_EVENTS = [
   'token.revoked',
   'grant.revoked',
   'key.rotated',
+  'resource.created',
+  'resource.deleted',
   'rate_limit.exceeded',
 ] as const;
 

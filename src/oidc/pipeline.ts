@@ -12,7 +12,9 @@ import { basicClientId, type TokenRateLimit } from '../limits/token-rate-limit.j
 import type { AuditLogger } from '../observability/audit.js';
 import { containProviderErrors } from './contain-errors.js';
 import { pinToIssuer } from './issuer-origin.js';
+import type { ResourceStore } from '../resources/store.js';
 import { hashPresentedSecret, hideStoredSecretHashes, isRegistrationUpdate } from './extensions/registration-secrets.js';
+import { accessTokenJwtVerifier, looksLikeJwt, presentJwtByJti } from './extensions/jwt-access-tokens.js';
 import { BodyRefused, formFields, handBodyToProvider, readProviderBody, type ProviderBody } from './request-body.js';
 
 /**
@@ -28,9 +30,15 @@ import { BodyRefused, formFields, handBodyToProvider, readProviderBody, type Pro
  *                            `invalid_request` (`invalid_client_metadata` for a registration body)
  *   3. limitTokenRequests    POST /oauth/token when TOKEN_RATE_LIMIT > 0: per IP and client (429)
  *   4. hashUpdatedSecret     PUT /oauth/register/:id: a secret sent back is compared as its hash
- *   5. pinToIssuer           the provider sees the issuer's host and scheme, whatever the Host
+ *   5. presentJwtAsJti       POST /oauth/introspect and /oauth/revoke: a JWT access token this server
+ *                            signed (a resource's) goes to the provider as its jti, under which the
+ *                            provider stored it (extensions/jwt-access-tokens.ts)
+ *   6. loadResources         authorize, token, device, PAR and registration requests: the protected
+ *                            resources are read (row cache) before the provider, which asks whether
+ *                            a scope is a resource's without waiting (extensions/resource-scopes.ts)
+ *   7. pinToIssuer           the provider sees the issuer's host and scheme, whatever the Host
  *                            header said: every URL it prints follows ISSUER (issuer-origin.ts)
- *   6. handToProvider        the body read in 1 goes to the provider as `req.body`
+ *   8. handToProvider        the body read in 1 goes to the provider as `req.body`
  * Inside the provider (its Koa middleware, outermost first, then its own action for the path):
  *   a. containProviderErrors      an unreachable database is a 503, not Koa's plain 500
  *   b. hideStoredSecretHashes     registration responses never carry the stored secret hash
@@ -61,6 +69,7 @@ export interface PipelineOptions {
   endConsoleSession: ProviderMiddleware;
   issuer: string;
   trustProxy: boolean;
+  resources: ResourceStore;
 }
 
 const readBody: Step = async (request) => {
@@ -166,6 +175,45 @@ const hashUpdatedSecret: Step = async (request) => {
   return true;
 };
 
+/** The provider refuses JWTs at these; it finds the token by its jti once we checked the signature. */
+const TOKEN_LOOKUP_PATHS: readonly string[] = [ROUTES.introspection, ROUTES.revocation];
+
+function presentJwtAsJti(provider: Provider): Step {
+  const verify = accessTokenJwtVerifier(provider);
+  return async (request) => {
+    if (!verify || request.raw.method !== 'POST' || !TOKEN_LOOKUP_PATHS.includes(request.path)) return true;
+    const fields = formFields(request.body);
+    const presented = fields?.token;
+    if (typeof presented !== 'string' || !looksLikeJwt(presented)) return true;
+    const claims = await verify(presented);
+    // Not ours: the provider answers as it does for any JWT (unsupported_token_type).
+    if (!claims) return true;
+    // The provider takes the fields as they are; the size only tells it that there is a body.
+    const { body } = request;
+    const size = body.kind === 'form' ? body.size : body.kind === 'urlencoded' ? body.bytes.length : 0;
+    request.body = { kind: 'form', fields: { ...fields, token: claims.jti }, size };
+    presentJwtByJti(request.raw, claims.jti);
+    return true;
+  };
+}
+
+/** The provider actions that check requested or registered scopes. */
+const SCOPE_PATHS: readonly string[] = [
+  ROUTES.authorization,
+  ROUTES.token,
+  ROUTES.device_authorization,
+  ROUTES.pushed_authorization_request,
+];
+
+function loadResources(resources: ResourceStore): Step {
+  return async (request) => {
+    const { path } = request;
+    if (SCOPE_PATHS.includes(path) || path === ROUTES.registration || path.startsWith(`${ROUTES.registration}/`))
+      await resources.registered();
+    return true;
+  };
+}
+
 type ProviderMiddleware = (ctx: KoaContextWithOIDC, next: () => Promise<void>) => Promise<void>;
 
 function ownedByProvider(path: string): boolean {
@@ -190,6 +238,8 @@ export async function mountProvider(app: FastifyInstance, options: PipelineOptio
     refuseUnstorableText,
     ...(tokenRateLimit ? [limitTokenRequests(tokenRateLimit)] : []),
     hashUpdatedSecret,
+    presentJwtAsJti(provider),
+    loadResources(options.resources),
   ];
   const inside: ProviderMiddleware[] = [
     containProviderErrors,

@@ -17,6 +17,10 @@ import { introspectionAllowed, revocationAllowed } from './token-policies.js';
 import { registrationFeature } from './extensions/registration.js';
 import { providerPages, type Render } from './pages.js';
 import { pageHeaders } from '../http/security-headers.js';
+import type { ResourceStore } from '../resources/store.js';
+import { resourceIndicatorsFeature } from './extensions/resource-indicators.js';
+import { knowResourceScopes } from './extensions/resource-scopes.js';
+import { findJwtAccessTokens } from './extensions/jwt-access-tokens.js';
 
 export interface ProviderDeps {
   config: Config;
@@ -27,6 +31,8 @@ export interface ProviderDeps {
   render: Render;
   /** Failed password checks, shared with the sign-in form. */
   limiter: CredentialLimiter;
+  /** The protected resources a token may be asked for (resource=URI). */
+  resources: ResourceStore;
 }
 
 const DAY = 86_400;
@@ -45,7 +51,7 @@ function oidcAccounts(accounts: AccountStore) {
   };
 }
 
-export function createProvider({ config, db, keys, accounts, log, render, limiter }: ProviderDeps): Provider {
+export function createProvider({ config, db, keys, accounts, log, render, limiter, resources }: ProviderDeps): Provider {
   const pages = providerPages(render, pageHeaders(config.issuer));
   const findAccount = oidcAccounts(accounts);
   const secureCookies = config.issuer.startsWith('https:');
@@ -68,7 +74,8 @@ export function createProvider({ config, db, keys, accounts, log, render, limite
       introspection: { enabled: true, allowedPolicy: introspectionAllowed },
       revocation: { enabled: true, allowedPolicy: revocationAllowed },
       userinfo: { enabled: true },
-      registration: registrationFeature(SCOPES),
+      registration: registrationFeature(() => [...SCOPES, ...resources.knownScopes()]),
+      resourceIndicators: resourceIndicatorsFeature(resources, config.resourceTokenTtl),
       registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
       deviceFlow: { enabled: true, ...pages.deviceFlow },
       rpInitiatedLogout: { enabled: true, ...pages.logout },
@@ -91,8 +98,9 @@ export function createProvider({ config, db, keys, accounts, log, render, limite
     expiresWithSession: async () => false,
     rotateRefreshToken: true,
     ttl: {
-      AccessToken: config.accessTokenTtl,
-      ClientCredentials: config.accessTokenTtl,
+      // A token for a protected resource lives RESOURCE_TOKEN_TTL (getResourceServerInfo's accessTokenTTL).
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.accessTokenTtl,
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.accessTokenTtl,
       RefreshToken: config.refreshTokenTtl,
       AuthorizationCode: 60,
       IdToken: 3600,
@@ -113,6 +121,8 @@ export function createProvider({ config, db, keys, accounts, log, render, limite
   if (config.implicitGrant) enablePlainImplicit(provider);
   useHashedClientSecrets(provider);
   reuseBuiltClients(provider);
+  knowResourceScopes(provider, resources);
+  findJwtAccessTokens(provider, keys.jwks, CLOCK_TOLERANCE_SECONDS);
   registerPasswordGrant(provider, SCOPES, {
     accounts,
     limiter,

@@ -9,6 +9,7 @@ import type { ClientStore } from '../clients/store.js';
 import type { CredentialLimiter } from '../limits/credential-limits.js';
 import type { ConsoleSessions } from '../accounts/console-sessions.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { ResourceStore } from '../resources/store.js';
 import type { AuditEvent, AuditFields } from '../observability/audit.js';
 
 // What app.ts hands every feature plugin.
@@ -22,6 +23,8 @@ declare module 'fastify' {
     clients: ClientStore;
     credentialLimiter: CredentialLimiter;
     consoleSessions: ConsoleSessions;
+    /** The protected resources (Latchkey's API and those registered with latchkey resource create). */
+    resources: ResourceStore;
     /** A sign-in form's password check, with the per-username limit (src/accounts/console.ts). */
     checkPassword(username: string, password: string, request?: FastifyRequest): Promise<PasswordCheck>;
     /** Prometheus metrics (src/observability/metrics.ts): signInFailure(), passwordGrantFailure(), ... */

@@ -1,8 +1,8 @@
 import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
 import type { RowCache } from './row-cache.js';
 
-const CACHED_TABLES = new Set(['oidc_payloads', 'accounts']);
-const RAW_WRITE = /^\s*(insert|update|delete|merge)\b[\s\S]*\b(oidc_payloads|accounts)\b/i;
+const CACHED_TABLES = new Set(['oidc_payloads', 'accounts', 'resources']);
+const RAW_WRITE = /^\s*(insert|update|delete|merge)\b[\s\S]*\b(oidc_payloads|accounts|resources)\b/i;
 
 /** Whether a query tree names a cached table anywhere (target, joins, subqueries). */
 function mentionsCachedTable(value: unknown): boolean {

@@ -1,6 +1,7 @@
 import { hash } from 'node:crypto';
 import type Provider from 'oidc-provider';
 import type { ClientMetadata } from 'oidc-provider';
+import { asStoredClient } from './resource-scopes.js';
 
 type ProviderClient = InstanceType<Provider['Client']>;
 interface ClientClass {
@@ -40,7 +41,8 @@ export function reuseBuiltClients(provider: Provider): void {
     const key = hash('sha256', JSON.stringify(metadata), 'base64url');
     let client = byHash.get(key);
     if (!client) {
-      client = new Client(metadata as ClientMetadata); // throws on invalid metadata, as the provider's lookup does
+      // Throws on invalid metadata, as the provider's lookup does (scopes aside: see asStoredClient).
+      client = asStoredClient(() => new Client(metadata as ClientMetadata));
       if (byHash.size >= BUILT_BY_HASH) byHash.delete(byHash.keys().next().value!);
       byHash.set(key, client);
     }

@@ -47,9 +47,10 @@ function asClientInput(properties: Properties, scopes: readonly string[]): Clien
   };
 }
 
-function rulesPolicy(scopes: readonly string[]) {
+function rulesPolicy(knownScopes: () => readonly string[]) {
   return (_ctx: KoaContextWithOIDC, properties: ClientMetadata): void => {
     const metadata = properties as Properties;
+    const scopes = knownScopes();
     // Before anything else, and before the provider builds the client (which would fetch it).
     for (const [name, problem] of Object.entries(REFUSED_METADATA)) {
       if (metadata[name] !== undefined) throw new errors.InvalidClientMetadata(problem);
@@ -81,14 +82,17 @@ function rulesPolicy(scopes: readonly string[]) {
 
 type RegistrationFeature = NonNullable<NonNullable<Configuration['features']>['registration']>;
 
-/** features.registration: initial access tokens required, our id/secret shapes, our rules. */
-export function registrationFeature(scopes: readonly string[]): RegistrationFeature {
+/**
+ * features.registration: initial access tokens required, our id/secret shapes, our rules.
+ * `knownScopes`: the server's scopes and those of the protected resources, read before the request.
+ */
+export function registrationFeature(knownScopes: () => readonly string[]): RegistrationFeature {
   return {
     enabled: true,
     initialAccessToken: true,
     idFactory: newClientId,
     secretFactory: async () => newClientSecret(),
-    policies: { [CLIENT_RULES_POLICY]: rulesPolicy(scopes) },
+    policies: { [CLIENT_RULES_POLICY]: rulesPolicy(knownScopes) },
   };
 }
 
