@@ -9,10 +9,17 @@ import { CliError, oneLine, UsageError } from './errors.js';
 import { keysRotate, migrateCommand, registrationTokenCreate } from './operations.js';
 import { CliSession } from './session.js';
 import { userCreate } from './users.js';
+import { userDelete, userDisable, userEnable, userList, userSetPassword, userShow } from './user-admin.js';
 
 export const COMMANDS: readonly Command[] = [
   migrateCommand,
   userCreate,
+  userList,
+  userShow,
+  userSetPassword,
+  userDisable,
+  userEnable,
+  userDelete,
   clientCreate,
   clientList,
   clientShow,
