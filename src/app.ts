@@ -19,6 +19,7 @@ import { consolePlugin } from './accounts/console.js';
 import { accountRoutes } from './accounts/routes.js';
 import { interactionRoutes } from './interactions/routes.js';
 import { connectedAppsRoutes } from './interactions/connected-apps.js';
+import { accountPageRoutes } from './account-page/routes.js';
 import { clientRoutes } from './clients/routes.js';
 import { parseForm } from './http/form-parser.js';
 import { observabilityPlugin } from './observability/plugin.js';
@@ -110,6 +111,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       await pages.register(accountRoutes);
       await pages.register(interactionRoutes);
       await pages.register(connectedAppsRoutes);
+      await pages.register(accountPageRoutes);
       await pages.register(clientRoutes);
       installNotFoundHandler(pages);
     });

@@ -21,6 +21,14 @@ export interface ConsoleSession {
   userAgent: string | null;
 }
 
+/** A session as its account's sessions list shows it: `idHash` names it there (only a hash, never the cookie's id). */
+export interface ListedSession extends ConsoleSession {
+  idHash: string;
+}
+
+/** The hash a session is stored (and listed) under. */
+export const sessionHash = (id: string) => sha256(id);
+
 export interface SessionOrigin {
   ip?: string | undefined;
   userAgent?: string | undefined;
@@ -83,6 +91,41 @@ export class ConsoleSessions {
   async end(id: string): Promise<void> {
     if (!ID_FORMAT.test(id)) return;
     await guarded(() => this.db.deleteFrom('console_sessions').where('id_hash', '=', sha256(id)).execute());
+  }
+
+  /** The account's live sessions, the most recently seen first; each named by its stored hash (no credential). */
+  async listOf(accountId: number): Promise<ListedSession[]> {
+    const rows = await guarded(() =>
+      this.db
+        .selectFrom('console_sessions')
+        .select(['id_hash', 'account_id', 'signed_in_at', 'last_seen_at', 'expires_at', 'ip', 'user_agent'])
+        .where('account_id', '=', accountId)
+        .where('expires_at', '>', sql<Date>`now()`)
+        .where('last_seen_at', '>', sql<Date>`now() - ${CONSOLE_IDLE_SECONDS} * interval '1 second'`)
+        .orderBy('last_seen_at', 'desc')
+        .orderBy('signed_in_at', 'desc')
+        .execute(),
+    );
+    return rows.map((row) => ({ ...toSession(row), idHash: row.id_hash }));
+  }
+
+  /** Ends the account's session stored under this hash (a Sign out of the sessions list); false when it has none such. */
+  async endByHash(accountId: number, idHash: string): Promise<boolean> {
+    if (!/^[0-9a-f]{64}$/.test(idHash)) return false;
+    const result = await guarded(() =>
+      this.db.deleteFrom('console_sessions').where('account_id', '=', accountId).where('id_hash', '=', idHash).executeTakeFirst(),
+    );
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  /** Ends every session of the account, but the one of id `except` when given; returns how many ended. */
+  async endAllOf(accountId: number, except?: string): Promise<number> {
+    const result = await guarded(() => {
+      let query = this.db.deleteFrom('console_sessions').where('account_id', '=', accountId);
+      if (except !== undefined) query = query.where('id_hash', '!=', sha256(except));
+      return query.executeTakeFirst();
+    });
+    return Number(result.numDeletedRows);
   }
 
   /** Deletes the sessions that have ended by time (absolute or idle); returns how many. */

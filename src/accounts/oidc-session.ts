@@ -23,3 +23,15 @@ export async function oidcSessionAccount(provider: Provider, request: FastifyReq
   const session = await provider.Session.get({ req: request.raw, res: reply.raw } as never);
   return session.accountId;
 }
+
+/** The id of this browser's OpenID Connect session when it is the account's: kept when the account's other sessions end. */
+export async function oidcSessionIdOf(
+  provider: Provider,
+  accountId: string,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<string | undefined> {
+  if (!request.cookies[provider.cookieName('session')]) return undefined;
+  const session = await provider.Session.get({ req: request.raw, res: reply.raw } as never);
+  return session.accountId === accountId ? session.jti : undefined;
+}

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Schema } from '../db/schema.js';
 import { cachedRead, cachedValue, slotOf } from '../db/cache/row-cache.js';
 import { guarded } from '../db/unavailable.js';
@@ -23,8 +23,17 @@ export function validPassword(password: string): string {
   return password;
 }
 
-type AccountRow = { id: number; username: string; created_at: Date };
+/** An account as operators see it: disabled ones included. */
+export interface AccountRecord extends Account {
+  disabledAt: Date | null;
+}
+
+type AccountRow = { id: number; username: string; created_at: Date; disabled_at: Date | null };
+const ACCOUNT_COLUMNS = ['id', 'username', 'created_at', 'disabled_at'] as const;
 const toAccount = (row: AccountRow): Account => ({ id: row.id, username: row.username, createdAt: row.created_at });
+const toRecord = (row: AccountRow): AccountRecord => ({ ...toAccount(row), disabledAt: row.disabled_at });
+/** A disabled account is no account to anything that signs in or accepts a token. */
+const live = (row: AccountRow | undefined): Account | undefined => (row && !row.disabled_at ? toAccount(row) : undefined);
 
 /**
  * Password hashes run through one queue per process: as many at once as libuv has threads, a
@@ -49,42 +58,82 @@ export class AccountStore {
         .insertInto('accounts')
         .values({ username, username_key: canonicalUsername(username), password_hash: passwordHash })
         .onConflict((oc) => oc.column('username_key').doNothing())
-        .returning(['id', 'username', 'created_at'])
+        .returning([...ACCOUNT_COLUMNS])
         .executeTakeFirst(),
     );
     if (!row) throw new AccountError('That username is taken.');
     return toAccount(row);
   }
 
-  /** The account if the row cache holds it, at once; undefined otherwise (then findById). */
+  /** The account if the row cache holds it, at once (undefined when disabled); undefined otherwise (then findById). */
   cachedById(id: number): Account | undefined {
-    const row = cachedValue<AccountRow>(this.db, slotOf('account', id));
-    return row && toAccount(row);
+    return live(cachedValue<AccountRow>(this.db, slotOf('account', id)));
   }
 
+  /** The account of this id, unless it is disabled: what sessions, tokens and the provider's findAccount see. */
   async findById(id: number): Promise<Account | undefined> {
+    return live(await this.rowById(id));
+  }
+
+  /** The account of this id, disabled or not (for operators). */
+  async recordById(id: number): Promise<AccountRecord | undefined> {
+    const row = await this.rowById(id);
+    return row && toRecord(row);
+  }
+
+  private async rowById(id: number): Promise<AccountRow | undefined> {
     if (!Number.isSafeInteger(id) || id <= 0 || id > 2 ** 31 - 1) return undefined;
     // Read on every token use: served from the row cache, which hears of any change (db/cache/row-cache.ts).
-    const row = await cachedRead(
+    return cachedRead(
       this.db,
       slotOf('account', id),
-      () => guarded(() => this.db.selectFrom('accounts').select(['id', 'username', 'created_at']).where('id', '=', id).executeTakeFirst()),
+      () => guarded(() => this.db.selectFrom('accounts').select(ACCOUNT_COLUMNS).where('id', '=', id).executeTakeFirst()),
       { shared: true },
     );
-    return row && toAccount(row);
   }
 
-  async findByUsername(username: string): Promise<Account | undefined> {
+  /** The account of this name, disabled or not (for operators: the command line). */
+  async findByUsername(username: string): Promise<AccountRecord | undefined> {
     // No username has a NUL (validUsername refuses control characters), and PostgreSQL refuses it in text.
     if (username.includes('\u0000')) return undefined;
     const row = await guarded(() =>
+      this.db.selectFrom('accounts').select(ACCOUNT_COLUMNS).where('username_key', '=', canonicalUsername(username)).executeTakeFirst(),
+    );
+    return row && toRecord(row);
+  }
+
+  /** Every account, oldest first (for operators). */
+  async list(): Promise<AccountRecord[]> {
+    const rows = await guarded(() => this.db.selectFrom('accounts').select(ACCOUNT_COLUMNS).orderBy('id').execute());
+    return rows.map(toRecord);
+  }
+
+  /** A new password (hashed through the queue, as at sign-up); false when there is no such account. */
+  async setPassword(id: number, password: string): Promise<boolean> {
+    validPassword(password);
+    const passwordHash = await this.hashing.run(() => hashPassword(password));
+    const result = await guarded(() =>
+      this.db.updateTable('accounts').set({ password_hash: passwordHash }).where('id', '=', id).executeTakeFirst(),
+    );
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  /** Disables (or enables again) the account; false when there is no such account. */
+  async setDisabled(id: number, disabled: boolean): Promise<boolean> {
+    const result = await guarded(() =>
       this.db
-        .selectFrom('accounts')
-        .select(['id', 'username', 'created_at'])
-        .where('username_key', '=', canonicalUsername(username))
+        .updateTable('accounts')
+        .set({ disabled_at: disabled ? sql<Date>`coalesce(disabled_at, now())` : null })
+        .where('id', '=', id)
         .executeTakeFirst(),
     );
-    return row && toAccount(row);
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  /** Deletes the account row (its console sessions and client ownerships go with it, by the foreign keys). */
+  async delete(id: number): Promise<boolean> {
+    const result = await guarded(() => this.db.deleteFrom('accounts').where('id', '=', id).executeTakeFirst());
+    return Number(result.numDeletedRows) > 0;
   }
 
   /** The account if the password is right; same cost whether or not the username exists. */
@@ -93,7 +142,7 @@ export class AccountStore {
     const row = await guarded(() =>
       this.db
         .selectFrom('accounts')
-        .select(['id', 'username', 'created_at', 'password_hash'])
+        .select([...ACCOUNT_COLUMNS, 'password_hash'])
         .where('username_key', '=', canonicalUsername(username))
         .executeTakeFirst(),
     );
@@ -101,7 +150,8 @@ export class AccountStore {
       await this.hashing.run(() => burnPasswordCheck(password));
       return undefined;
     }
-    if (!(await this.hashing.run(() => verifyPassword(password, row.password_hash)))) return undefined;
+    // A disabled account costs the same check and fails as a wrong password does: it signs in nowhere.
+    if (!(await this.hashing.run(() => verifyPassword(password, row.password_hash))) || row.disabled_at) return undefined;
     if (needsRehash(row.password_hash)) await this.rehash(row.id, row.password_hash, password);
     return toAccount(row);
   }

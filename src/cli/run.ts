@@ -10,10 +10,17 @@ import { keysRotate, migrateCommand, registrationTokenCreate } from './operation
 import { resourceCreate, resourceDelete, resourceList } from './resources.js';
 import { CliSession } from './session.js';
 import { userCreate } from './users.js';
+import { userDelete, userDisable, userEnable, userList, userSetPassword, userShow } from './user-admin.js';
 
 export const COMMANDS: readonly Command[] = [
   migrateCommand,
   userCreate,
+  userList,
+  userShow,
+  userSetPassword,
+  userDisable,
+  userEnable,
+  userDelete,
   clientCreate,
   clientList,
   clientShow,

@@ -8,6 +8,8 @@ import { AccountStore, passwordHashing } from '../accounts/store.js';
 import { backfillUsernameKeys } from '../accounts/username.js';
 import type { ClientStore } from '../clients/store.js';
 import type { Services } from '../assembly.js';
+import { ConsoleSessions } from '../accounts/console-sessions.js';
+import { AccountLifecycle } from '../account-page/lifecycle.js';
 import { audit, type AuditEvent, type AuditFields } from '../observability/audit.js';
 import { ResourceStore } from '../resources/store.js';
 
@@ -39,6 +41,7 @@ const noPages = async (): Promise<string> => {
  */
 export class CliSession {
   readonly accounts: AccountStore;
+  readonly consoleSessions: ConsoleSessions;
   private servicesBuilt: Promise<Services> | undefined;
 
   private constructor(
@@ -47,6 +50,7 @@ export class CliSession {
     readonly appliedMigrations: string[],
   ) {
     this.accounts = new AccountStore(database.db, passwordHashing(config.hashThreads));
+    this.consoleSessions = new ConsoleSessions(database.db);
   }
 
   static async open(config: Config): Promise<CliSession> {
@@ -85,6 +89,12 @@ export class CliSession {
 
   async clients(): Promise<ClientStore> {
     return (await this.services()).clients;
+  }
+
+  /** What ends an account's sessions, grants and clients, as the account page uses it. */
+  async lifecycle(): Promise<AccountLifecycle> {
+    const { provider, clients } = await this.services();
+    return new AccountLifecycle({ db: this.db, provider, accounts: this.accounts, consoleSessions: this.consoleSessions, clients });
   }
 
   /** The audit line of a security event done from the command line. */

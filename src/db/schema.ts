@@ -20,6 +20,8 @@ export interface AccountsTable {
   username_key: string | null;
   password_hash: string;
   created_at: Timestamp;
+  /** Set by an operator (latchkey user disable): the account signs in nowhere and its tokens are refused. */
+  disabled_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
 export interface ClientOwnersTable {

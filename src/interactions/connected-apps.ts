@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type Provider from 'oidc-provider';
-import { grantsOf, type StoredGrant } from '../oidc/adapter/grants.js';
+import { grantsOf, revokeGrant, type StoredGrant } from '../oidc/adapter/grants.js';
 import { textField } from '../http/form-fields.js';
 
 export interface ConnectedApp {
@@ -33,24 +33,6 @@ async function connectedApps(provider: Provider, grants: StoredGrant[]): Promise
     });
   }
   return apps.sort((a, b) => a.clientName.localeCompare(b.clientName));
-}
-
-/**
- * Ends a grant as the provider's own revocation does (lib/helpers/revoke.js): every token and
- * code issued under it, then the Grant itself.
- */
-export async function revokeGrant(provider: Provider, grantId: string): Promise<void> {
-  await Promise.all(
-    [
-      provider.AccessToken,
-      provider.RefreshToken,
-      provider.AuthorizationCode,
-      provider.DeviceCode,
-      provider.BackchannelAuthenticationRequest,
-    ].map((model) => model.revokeByGrantId(grantId)),
-  );
-  const grant = await provider.Grant.find(grantId);
-  if (grant) await grant.destroy();
 }
 
 /** /connected-apps: the clients the person allowed, each with a Revoke button. */

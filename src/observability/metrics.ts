@@ -51,6 +51,12 @@ export class Metrics {
     labelNames: ['event'] as const,
     registers: [this.registry],
   });
+  private readonly sessionsEnded = new Counter({
+    name: 'latchkey_sessions_ended_total',
+    help: 'Sessions of an account ended before their time (account page, password change, an operator), by kind',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
   private readonly purgeRuns = new Counter({
     name: 'latchkey_purge_runs_total',
     help: 'Completed runs of the job that deletes expired tokens, codes and sessions',
@@ -117,6 +123,12 @@ export class Metrics {
     if (event === 'sign_in.failure') this.signInFailure();
     else if (event === 'password_grant.failure') this.passwordGrantFailure();
     else if (event === 'sign_in.limited' || event === 'password_grant.limited') this.limited('credentials');
+  }
+
+  /** Sessions ended together: console sessions (Latchkey's pages) and OpenID Connect sessions. */
+  sessionsEndedBy(consoleSessions: number, oidcSessions: number): void {
+    if (consoleSessions > 0) this.sessionsEnded.inc({ kind: 'console' }, consoleSessions);
+    if (oidcSessions > 0) this.sessionsEnded.inc({ kind: 'oidc' }, oidcSessions);
   }
 
   purgeRun(deleted: number): void {

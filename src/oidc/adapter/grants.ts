@@ -1,5 +1,7 @@
 import { sql, type Kysely } from 'kysely';
+import type Provider from 'oidc-provider';
 import type { AdapterPayload, KoaContextWithOIDC } from 'oidc-provider';
+import { sha256 } from '../../crypto/hash.js';
 import type { Schema } from '../../db/schema.js';
 import { guarded } from '../../db/unavailable.js';
 import { KyselyAdapter } from './kysely-adapter.js';
@@ -81,4 +83,54 @@ export function loadExistingGrant(db: Kysely<Schema>) {
     const covering = candidates.find((g) => asked.every((scope) => g.scopes.includes(scope))) ?? candidates[0];
     return covering ? oidc.provider.Grant.find(covering.grantId) : undefined;
   };
+}
+
+/**
+ * Ends a grant as the provider's own revocation does (lib/helpers/revoke.js): every token and
+ * code issued under it, then the Grant itself.
+ */
+export async function revokeGrant(provider: Provider, grantId: string): Promise<void> {
+  await Promise.all(
+    [
+      provider.AccessToken,
+      provider.RefreshToken,
+      provider.AuthorizationCode,
+      provider.DeviceCode,
+      provider.BackchannelAuthenticationRequest,
+    ].map((model) => model.revokeByGrantId(grantId)),
+  );
+  const grant = await provider.Grant.find(grantId);
+  if (grant) await grant.destroy();
+}
+
+/** Every Grant of the account, expired or not, through the grant index; each revoked as Revoke does. Returns how many. */
+export async function revokeGrantsOf(provider: Provider, db: Kysely<Schema>, accountId: string): Promise<number> {
+  const rows = await guarded(() =>
+    db
+      .selectFrom('oidc_payloads')
+      .select(sql<string | null>`payload->>'grantId'`.as('grantId'))
+      .where('model', '=', 'Grant')
+      .where(sql<string>`payload->>'accountId'`, '=', accountId)
+      .execute(),
+  );
+  const ids = rows.map((row) => row.grantId).filter((id): id is string => typeof id === 'string');
+  for (const grantId of ids) await revokeGrant(provider, grantId);
+  return ids.length;
+}
+
+/**
+ * Ends the account's OpenID Connect sessions (the provider's Session rows, through their index of
+ * migration 0008), but the one of id `exceptSessionId` when given: the next authorization in those
+ * browsers asks for a sign-in again. Returns how many ended.
+ */
+export async function endOidcSessionsOf(db: Kysely<Schema>, accountId: string, exceptSessionId?: string): Promise<number> {
+  const result = await guarded(() => {
+    let query = db
+      .deleteFrom('oidc_payloads')
+      .where('model', '=', 'Session')
+      .where(sql<string>`payload->>'accountId'`, '=', accountId);
+    if (exceptSessionId !== undefined) query = query.where('key', '!=', sha256(exceptSessionId));
+    return query.executeTakeFirst();
+  });
+  return Number(result.numDeletedRows);
 }
