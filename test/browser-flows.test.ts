@@ -221,6 +221,29 @@ if (requireChromium(t))
       quiet(t, browser);
     });
 
+    t.test('someone without an account creates one on the sign-in page and the authorization goes on', async (t) => {
+      const owner = await personWithBrowser(t);
+      const client = await createClient(owner.page, base, codeClient({ name: 'Newcomer client' }));
+      quiet(t, owner.browser);
+
+      const browser = await openBrowser(t);
+      const { page } = browser;
+      const { state, verifier } = await startCodeFlow(page, client.clientId);
+      const username = uniqueName('newcomer');
+      const form = formWith(page, 'Create account');
+      await form.getByLabel('Username').fill(username);
+      await form.getByLabel('Password').fill(PASSWORD);
+      await form.getByRole('button', { name: 'Create account', exact: true }).click();
+      await consent(page, 'Allow');
+      const landed = await landedAt(page, target.redirectUri);
+      t.equal(landed.searchParams.get('state'), state, 'back at the client with the state it sent');
+      const exchanged = await exchange(client.clientId, client.clientSecret!, landed.searchParams.get('code')!, verifier);
+      t.equal(exchanged.status, 200);
+      const me = await fetch(`${base}/api/me`, { headers: { authorization: `Bearer ${String(exchanged.body.access_token)}` } });
+      t.match(await me.json(), { username }, 'the token is the new account’s');
+      quiet(t, browser);
+    });
+
     t.test('Sign out ends the console session and the OpenID Connect session', async (t) => {
       const { browser, page, username } = await personWithBrowser(t);
       const client = await createClient(page, base, codeClient({ name: 'Sign-out client' }));

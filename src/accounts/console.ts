@@ -3,6 +3,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Account } from './store.js';
 import { clearConsoleCookie, consoleSessionId, setConsoleCookie } from './console-session.js';
 import { checkPassword } from './password-check.js';
+import { signUp } from './sign-up.js';
+import { SignupLimit } from '../limits/signup-limit.js';
 
 /** Paths in the pages' context that are not pages (files, unknown API addresses): no console session, no CSRF cookie. */
 const NOT_PAGES = ['/static/', '/api/'];
@@ -14,7 +16,7 @@ function isPage(url: string): boolean {
 /**
  * The console session for every page: request.account (the signed-in person, or null), and
  * what the layout needs (reply.locals.user and a CSRF token for the Sign out form). Hands the
- * other features reply.signIn / reply.signOutOfConsole and app.checkPassword.
+ * other features reply.signIn / reply.signOutOfConsole, app.checkPassword and app.createAccount.
  */
 async function consoleSessions(app: FastifyInstance): Promise<void> {
   const { issuer } = app.config;
@@ -45,6 +47,18 @@ async function consoleSessions(app: FastifyInstance): Promise<void> {
     if (check.outcome === 'signed-in') request?.audit('sign_in.success', { username, account: check.account.id, via });
     else request?.audit(check.outcome === 'wrong' ? 'sign_in.failure' : 'sign_in.limited', { username, via });
     return check;
+  });
+
+  const signupLimit = new SignupLimit(app.db, app.config.signupRateLimit);
+  app.decorate('createAccount', async (username: string, password: string, request: FastifyRequest) => {
+    const result = await signUp(app.accounts, signupLimit, username, password, request.ip);
+    if (result.outcome === 'created') {
+      request.audit('account.created', { username: result.account.username, account: result.account.id, via: request.routeOptions.url });
+    } else if (result.outcome === 'limited') {
+      app.metrics.limited('signup');
+      request.audit('rate_limit.exceeded', { limit: 'signup' });
+    }
+    return result;
   });
 
   app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {

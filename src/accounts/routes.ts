@@ -1,6 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AccountError, validPassword, validUsername, type Account } from './store.js';
-import { SignupLimit } from '../limits/signup-limit.js';
+import type { Account } from './store.js';
 import { endOidcSession, oidcSessionAccount } from './oidc-session.js';
 import { textField } from '../http/form-fields.js';
 
@@ -18,7 +17,6 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
   const { provider } = app;
   const { issuer } = app.config;
   const csrf = { preHandler: app.csrfProtection };
-  const signupLimit = new SignupLimit(app.db, app.config.signupRateLimit);
 
   const welcome = (reply: FastifyReply, status: number, forms: WelcomeForms) =>
     reply.code(status).view('welcome', { title: 'Welcome', ...forms });
@@ -33,31 +31,10 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
 
   app.post('/signup', csrf, async (request, reply) => {
     const username = textField(request.body, 'username');
-    const password = textField(request.body, 'password');
-    try {
-      validUsername(username);
-      validPassword(password);
-      // Counted after the cheap checks, before the password is hashed.
-      const verdict = await signupLimit.attempt(request.ip);
-      if (!verdict.allowed) {
-        app.metrics.limited('signup');
-        request.audit('rate_limit.exceeded', { limit: 'signup' });
-        reply.header('Retry-After', String(verdict.retryAfter));
-        const minutes = Math.ceil(verdict.retryAfter / 60);
-        return welcome(reply, 429, {
-          signUp: {
-            username,
-            problem: `Too many accounts were created just now. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
-          },
-        });
-      }
-      const account = await app.accounts.create(username, password);
-      request.audit('account.created', { username: account.username, account: account.id });
-      return await signIn(request, reply, account);
-    } catch (err) {
-      if (!(err instanceof AccountError)) throw err;
-      return welcome(reply, 422, { signUp: { username, problem: err.message } });
-    }
+    const result = await app.createAccount(username, textField(request.body, 'password'), request);
+    if (result.outcome === 'created') return signIn(request, reply, result.account);
+    if (result.outcome === 'limited') reply.header('Retry-After', String(result.retryAfter));
+    return welcome(reply, result.status, { signUp: { username, problem: result.problem } });
   });
 
   app.post('/signin', csrf, async (request, reply) => {

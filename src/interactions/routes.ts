@@ -27,16 +27,19 @@ export async function interactionRoutes(app: FastifyInstance): Promise<void> {
     details: InteractionDetails,
     status = 200,
     form?: { username: string; problem: string },
+    signUp?: { username: string; problem: string },
   ) {
     const account = request.account;
     return reply.code(status).view('interaction-login', {
       title: 'Sign in',
       uid: details.uid,
       loginAction: `/interaction/${details.uid}/login`,
+      signUpAction: `/interaction/${details.uid}/signup`,
       clientName: await clientName(details),
       continueAs: account && mayContinueAs(details, request.signedInAt) ? account.username : undefined,
       username: form?.username ?? (typeof details.params.login_hint === 'string' ? details.params.login_hint : ''),
       problem: form?.problem,
+      signUp,
     });
   }
 
@@ -83,6 +86,20 @@ export async function interactionRoutes(app: FastifyInstance): Promise<void> {
     }
     await reply.signIn(check.account);
     return finish(request, reply, { login: { accountId: String(check.account.id) } }, false);
+  });
+
+  // An account created here signs in at once and the same authorization goes on (to consent).
+  app.post<{ Params: { uid: string } }>('/interaction/:uid/signup', csrf, async (request, reply) => {
+    const details = await currentInteraction(provider, request, reply, 'login');
+    if (!details) return interactionGone(reply);
+    const username = textField(request.body, 'username');
+    const result = await app.createAccount(username, textField(request.body, 'password'), request);
+    if (result.outcome !== 'created') {
+      if (result.outcome === 'limited') reply.header('Retry-After', String(result.retryAfter));
+      return loginPage(request, reply, details, result.status, undefined, { username, problem: result.problem });
+    }
+    await reply.signIn(result.account);
+    return finish(request, reply, { login: { accountId: String(result.account.id) } }, false);
   });
 
   app.post<{ Params: { uid: string } }>('/interaction/:uid/continue', csrf, async (request, reply) => {

@@ -5,6 +5,7 @@ import type { Database } from '../db/connect.js';
 import type { Schema } from '../db/schema.js';
 import type { Account, AccountStore } from '../accounts/store.js';
 import type { PasswordCheck } from '../accounts/password-check.js';
+import type { SignUpResult } from '../accounts/sign-up.js';
 import type { ClientStore } from '../clients/store.js';
 import type { CredentialLimiter } from '../limits/credential-limits.js';
 import type { ConsoleSessions } from '../accounts/console-sessions.js';
@@ -27,6 +28,8 @@ declare module 'fastify' {
     resources: ResourceStore;
     /** A sign-in form's password check, with the per-username limit (src/accounts/console.ts). */
     checkPassword(username: string, password: string, request?: FastifyRequest): Promise<PasswordCheck>;
+    /** Creates an account under the sign-up limit, with its audit line (accounts/sign-up.ts). */
+    createAccount(username: string, password: string, request: FastifyRequest): Promise<SignUpResult>;
     /** Prometheus metrics (src/observability/metrics.ts): signInFailure(), passwordGrantFailure(), ... */
     metrics: Metrics;
   }
