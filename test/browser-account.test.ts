@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { Page } from 'playwright-core';
-import { openBrowser, requireChromium } from './helpers/chromium.js';
+import { openBrowser, requireChromium, screenshot } from './helpers/chromium.js';
 import { createClient, PASSWORD, uniqueName } from './helpers/fixtures.js';
 import { createAccount, formWith, signIn } from './helpers/latchkey-pages.js';
 import { apiMe, passwordGrant, post } from './helpers/oauth.js';
@@ -46,6 +46,7 @@ if (requireChromium(t))
         t.match(text, /Chrome \d+ on Linux[\s\S]*127\.0\.0\.1/, 'each with its browser and IP');
       const current = rows(here).filter({ hasText: '(this browser)' });
       t.equal(await current.count(), 1, 'this browser is marked');
+      await screenshot(t, here, 'account');
       await rows(here).filter({ hasNotText: '(this browser)' }).getByRole('button', { name: 'Sign out', exact: true }).click();
       await here.getByRole('status').filter({ hasText: 'That session was signed out.' }).waitFor();
       t.equal(await rows(here).count(), 1, 'one session left');

@@ -231,6 +231,8 @@ if (requireChromium(t))
       const { state, verifier } = await startCodeFlow(page, client.clientId);
       const username = uniqueName('newcomer');
       const form = formWith(page, 'Create account');
+      await form.waitFor();
+      await screenshot(t, page, 'authorization-sign-in');
       await form.getByLabel('Username').fill(username);
       await form.getByLabel('Password').fill(PASSWORD);
       await form.getByRole('button', { name: 'Create account', exact: true }).click();
