@@ -21,7 +21,20 @@ export interface Config {
   hashThreads: number;
   workers: number;
   implicitGrant: boolean;
+  /** An https URL as client_id is fetched as its Client ID Metadata Document. */
+  clientIdMetadataDocuments: boolean;
+  /** How metadata documents are fetched (the guarded fetcher). */
+  metadataFetch: MetadataFetchConfig;
   production: boolean;
+}
+
+export interface MetadataFetchConfig {
+  /** `host[:port]` (URL.host form) that may be fetched although loopback or private. */
+  allowHosts: string[];
+  /** Milliseconds for one whole fetch. Not an environment setting: tests shorten it. */
+  timeoutMs: number;
+  /** Extra certificate authorities (PEM) to trust. Not an environment setting: tests only. */
+  ca?: string | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -77,6 +90,22 @@ function databaseUrl(raw: string | undefined): string | undefined {
   return raw;
 }
 
+/** CLIENT_METADATA_ALLOW_HOSTS: comma-separated host[:port], kept as URL.host writes them. */
+export function allowHosts(raw: string | undefined): string[] {
+  const hosts: string[] = [];
+  for (const entry of (raw ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
+    const url = URL.parse(`https://${entry}`);
+    if (!url || url.host.toLowerCase() !== entry.toLowerCase().replace(/:443$/, '') || url.pathname !== '/') {
+      throw new ConfigError(`CLIENT_METADATA_ALLOW_HOSTS must be host or host:port entries separated by commas, got "${entry}"`);
+    }
+    hosts.push(url.host);
+  }
+  return hosts;
+}
+
 function workers(env: Env): number {
   const raw = env.WORKERS?.trim();
   if (raw === 'auto') return availableParallelism();
@@ -105,6 +134,8 @@ export function loadConfig(env: Env = process.env): Config {
     hashThreads: integer(env, 'UV_THREADPOOL_SIZE', 4, 1, 1024),
     workers: workers(env),
     implicitGrant: boolean(env, 'IMPLICIT_GRANT', true),
+    clientIdMetadataDocuments: boolean(env, 'CLIENT_ID_METADATA_DOCUMENTS', true),
+    metadataFetch: { allowHosts: allowHosts(env.CLIENT_METADATA_ALLOW_HOSTS), timeoutMs: 5000 },
     production: env.NODE_ENV === 'production',
   };
 }

@@ -20,7 +20,11 @@ async function connectedApps(provider: Provider, grants: StoredGrant[]): Promise
   for (const grant of grants) byClient.set(grant.clientId, [...(byClient.get(grant.clientId) ?? []), grant]);
   const apps: ConnectedApp[] = [];
   for (const [clientId, ofClient] of byClient) {
-    const client = await provider.Client.find(clientId);
+    // A client known by its metadata document is fetched again when its cache expires; one
+    // that cannot be fetched any more is still listed (by its URL), so it can be revoked.
+    const client = await provider.Client.find(clientId).catch(() =>
+      /^https:\/\//i.test(clientId) ? { clientName: undefined, clientUri: undefined } : undefined,
+    );
     if (!client) continue;
     const first = new Date(Math.min(...ofClient.map((g) => g.issuedAt.getTime())));
     apps.push({

@@ -2,6 +2,7 @@ import type Provider from 'oidc-provider';
 import type { ResourceStore } from '../resources/store.js';
 import type { InteractionDetails } from './details.js';
 import { scopeLines, type ScopeLine } from './scopes.js';
+import { isSelfRegistered } from '../oidc/self-registered.js';
 
 interface ConsentDetails {
   missingOIDCScope?: string[];
@@ -38,6 +39,14 @@ export interface ConsentView {
   claims: string[];
   /** Each resource asked for, by its name, with the scopes this consent adds for it. */
   resources: { indicator: string; name: string; scopes: string }[];
+  /** For a client that registered itself: the host the browser will be sent back to. */
+  selfRegistered: { redirectHost: string } | undefined;
+}
+
+/** The host of the redirect URI this authorization returns to (what a self-registered client proves). */
+function redirectHost(details: InteractionDetails, registered: readonly string[] = []): string {
+  const uri = typeof details.params.redirect_uri === 'string' ? details.params.redirect_uri : (registered[0] ?? '');
+  return URL.parse(uri)?.host || uri;
 }
 
 /** What the consent page shows: who asks (name, web site) and for what. */
@@ -48,6 +57,7 @@ export async function consentView(provider: Provider, details: InteractionDetail
   const requested = typeof details.params.scope === 'string' ? details.params.scope : '';
   const clientUri = client?.clientUri && /^https?:\/\//i.test(client.clientUri) ? client.clientUri : undefined;
   return {
+    selfRegistered: isSelfRegistered(client) ? { redirectHost: redirectHost(details, client?.redirectUris) } : undefined,
     clientName: client?.clientName || clientId,
     clientUri,
     scopes: scopeLines(requested, missingOIDCScope),

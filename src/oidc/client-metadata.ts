@@ -166,3 +166,33 @@ export function validateClientInput(input: ClientInput, allowedScopes: readonly 
     token_endpoint_auth_method,
   };
 }
+
+/**
+ * What a Client ID Metadata Document may describe (beyond the provider's own checks): a public
+ * client (auth method "none", hence PKCE) of the code flow, redirect URIs under the form's rules,
+ * a web application (a native one would have its loopback redirect URIs matched on any port).
+ * Returns the first problem, worded for an error page, or undefined.
+ */
+export function metadataDocumentProblem(metadata: {
+  token_endpoint_auth_method?: unknown;
+  grant_types?: unknown;
+  response_types?: unknown;
+  redirect_uris?: unknown;
+  application_type?: unknown;
+}): string | undefined {
+  const strings = (value: unknown) => (Array.isArray(value) ? value.map(String) : []);
+  if (metadata.token_endpoint_auth_method !== 'none') return 'token_endpoint_auth_method must be "none" (a public client, with PKCE)';
+  const grants = strings(metadata.grant_types);
+  if (!grants.includes('authorization_code') || grants.some((g) => g !== 'authorization_code' && g !== 'refresh_token')) {
+    return 'grant_types may only be authorization_code (and refresh_token)';
+  }
+  if (strings(metadata.response_types).some((rt) => rt !== 'code')) return 'response_types may only be "code"';
+  if (metadata.application_type !== undefined && metadata.application_type !== 'web') return 'application_type must be "web"';
+  const redirects = strings(metadata.redirect_uris);
+  if (!redirects.length) return 'redirect_uris are required';
+  for (const uri of redirects) {
+    const problem = redirectProblem(uri);
+    if (problem) return problem;
+  }
+  return undefined;
+}

@@ -21,6 +21,9 @@ import type { ResourceStore } from '../resources/store.js';
 import { resourceIndicatorsFeature } from './extensions/resource-indicators.js';
 import { knowResourceScopes } from './extensions/resource-scopes.js';
 import { findJwtAccessTokens } from './extensions/jwt-access-tokens.js';
+import { metadataDocumentFeature, refuseBadMetadataDocuments } from './extensions/metadata-documents.js';
+import { createGuardedFetch } from '../http/guarded-fetch.js';
+import { FetchBudget } from '../limits/fetch-budget.js';
 
 export interface ProviderDeps {
   config: Config;
@@ -36,6 +39,20 @@ export interface ProviderDeps {
 }
 
 const DAY = 86_400;
+/** The most a fetched document (metadata document, JWKS) may weigh. */
+const FETCH_MAX_BYTES = 5 * 1024;
+
+/**
+ * Every URL the provider fetches goes through the guarded fetcher (src/http/guarded-fetch.ts),
+ * within this process's fetch budget. The provider's own options (its dispatcher, whose
+ * special-address check cannot be told about CLIENT_METADATA_ALLOW_HOSTS) are left aside; its
+ * deadline is kept.
+ */
+function providerFetch(config: Config): NonNullable<Configuration['fetch']> {
+  const budget = new FetchBudget({ perHostPerMinute: 20, totalPerMinute: 100, maxHosts: 10_000 });
+  const guarded = createGuardedFetch({ ...config.metadataFetch, maxBytes: FETCH_MAX_BYTES, admit: (host) => budget.take(host) });
+  return (input, init) => guarded(input instanceof Request ? input.url : input, { headers: init?.headers, signal: init?.signal });
+}
 /** Leeway for clock differences when the provider checks exp, nbf and iat (its default, stated). */
 export const CLOCK_TOLERANCE_SECONDS = 15;
 
@@ -79,7 +96,10 @@ export function createProvider({ config, db, keys, accounts, log, render, limite
       registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
       deviceFlow: { enabled: true, ...pages.deviceFlow },
       rpInitiatedLogout: { enabled: true, ...pages.logout },
+      clientIdMetadataDocument: metadataDocumentFeature(config.clientIdMetadataDocuments),
     },
+    fetch: providerFetch(config),
+    fetchResponseBodyLimits: { 'client_id metadata document': FETCH_MAX_BYTES, jwks_uri: FETCH_MAX_BYTES, sector_identifier_uri: 0 },
     responseTypes: implicitResponseTypes(config.implicitGrant) as Configuration['responseTypes'],
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
     enabledJWA: {
@@ -121,6 +141,7 @@ export function createProvider({ config, db, keys, accounts, log, render, limite
   if (config.implicitGrant) enablePlainImplicit(provider);
   useHashedClientSecrets(provider);
   reuseBuiltClients(provider);
+  refuseBadMetadataDocuments(provider);
   knowResourceScopes(provider, resources);
   findJwtAccessTokens(provider, keys.jwks, CLOCK_TOLERANCE_SECONDS);
   registerPasswordGrant(provider, SCOPES, {

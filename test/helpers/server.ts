@@ -21,6 +21,8 @@ export interface StartOptions {
   /** Reuse a database (e.g. a second instance, or a restart); default: a fresh one. */
   fresh?: FreshDatabase;
   database?: Database;
+  /** Settings no environment variable sets (e.g. the guarded fetcher's test CA), over the loaded config. */
+  config?: Partial<Config>;
 }
 
 /** A real Latchkey listening on 127.0.0.1, on a database of its own; closed at the end of the test. */
@@ -34,6 +36,7 @@ export async function startServer(t: Test, options: StartOptions = {}): Promise<
     ...(fresh.databaseUrl ? { DATABASE_URL: fresh.databaseUrl } : {}),
     ...options.env,
   });
+  Object.assign(config, options.config);
   const app = await buildApp(config, options.database ? { database: options.database } : {});
   await app.listen({ port, host: '127.0.0.1' });
   t.teardown(() => app.close());
