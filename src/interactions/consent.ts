@@ -1,5 +1,6 @@
 import type Provider from 'oidc-provider';
 import type { ResourceStore } from '../resources/store.js';
+import { isSelfRegistered } from '../oidc/extensions/registration.js';
 import type { InteractionDetails } from './details.js';
 import { scopeLines, type ScopeLine } from './scopes.js';
 
@@ -38,6 +39,16 @@ export interface ConsentView {
   claims: string[];
   /** Each resource asked for, by its name, with the scopes this consent adds for it. */
   resources: { indicator: string; name: string; scopes: string }[];
+  /**
+   * Set for a client that registered itself (REGISTRATION=open): the host (and port) the
+   * browser will be sent to, the one thing about such a client that the server can state.
+   */
+  selfRegistered: { redirectHost: string } | undefined;
+}
+
+function redirectHost(details: InteractionDetails): string {
+  const uri = typeof details.params.redirect_uri === 'string' ? details.params.redirect_uri : '';
+  return URL.parse(uri)?.host || uri;
 }
 
 /** What the consent page shows: who asks (name, web site) and for what. */
@@ -50,6 +61,7 @@ export async function consentView(provider: Provider, details: InteractionDetail
   return {
     clientName: client?.clientName || clientId,
     clientUri,
+    selfRegistered: isSelfRegistered(client) ? { redirectHost: redirectHost(details) } : undefined,
     scopes: scopeLines(requested, missingOIDCScope),
     claims: missingOIDCClaims,
     resources: await Promise.all(
