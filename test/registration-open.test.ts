@@ -1,14 +1,16 @@
 import t from 'tap';
 import { createInitialAccessToken } from '../src/oidc/extensions/registration.js';
 import { BrowserSession, mainText } from './helpers/browser-session.js';
+import { freshDatabase } from './helpers/database.js';
 import { createUser } from './helpers/fixtures.js';
 import { json, type Json } from './helpers/http.js';
 import { pkce } from './helpers/latchkey-pages.js';
+import { logLines, spawnServer } from './helpers/process.js';
 import { startServer, type TestServer } from './helpers/server.js';
 
 /** REGISTRATION=token | open | off at POST /oauth/register, in discovery, and on the consent page. */
 
-function register(server: TestServer, body: unknown, token?: string): Promise<Response> {
+function register(server: Pick<TestServer, 'url'>, body: unknown, token?: string): Promise<Response> {
   return fetch(`${server.url}/oauth/register`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
@@ -112,6 +114,11 @@ t.test('REGISTRATION=open', async (t) => {
       ],
       ['http elsewhere', { ...MCP_CLIENT, redirect_uris: ['http://evil.example/cb'] }, 'invalid_redirect_uri'],
       ['a custom scheme', { ...MCP_CLIENT, redirect_uris: ['com.example.app:/cb'], application_type: 'native' }, 'invalid_redirect_uri'],
+      [
+        'a post-logout redirect elsewhere',
+        { ...MCP_CLIENT, post_logout_redirect_uris: ['com.example.app:/out'] },
+        'invalid_client_metadata',
+      ],
       ['jwks_uri', { ...MCP_CLIENT, jwks_uri: 'https://keys.example/jwks' }, 'invalid_client_metadata'],
       ['an unknown scope', { ...MCP_CLIENT, scope: 'mcp:tools' }, 'invalid_client_metadata'],
     ];
@@ -252,4 +259,19 @@ t.test('REGISTRATION=off refuses every registration; registered clients still ma
   });
   t.equal(read.status, 200, 'RFC 7592 management keeps working');
   t.equal((await json(read)).client_id, registered.client_id);
+});
+
+t.test('an anonymous registration has its audit line, marked, and leaves no secret in the log', async (t) => {
+  const fresh = await freshDatabase(t);
+  const server = await spawnServer(t, { fresh, env: { REGISTRATION: 'open', LOG_LEVEL: 'debug' } });
+  const client: Json = await json(register(server, { ...MCP_CLIENT, token_endpoint_auth_method: 'client_secret_basic' }));
+  t.ok(client.client_secret && client.registration_access_token);
+  server.child.kill('SIGTERM');
+  await server.exited;
+  const output = server.output();
+  const line = logLines(output).find((l) => l.audit === true && l.event === 'client.registered');
+  t.match(line, { client_id: client.client_id, self_registered: true });
+  t.notOk(output.includes(client.client_secret), 'the client secret is not in the log');
+  t.notOk(output.includes(client.registration_access_token), 'the registration access token is not in the log');
+  t.notMatch(output, /Bearer [A-Za-z0-9_-]{20,}/, 'nor the initial access token made for the registration');
 });

@@ -1,5 +1,6 @@
 import type Provider from 'oidc-provider';
 import { errors, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { SELF_REGISTERED } from '../../endpoints.js';
 import { newClientId, newClientSecret } from '../client-ids.js';
 import { ClientValidationError, isRedirectProblem, REFUSED_METADATA, validateClientInput, type ClientInput } from '../client-metadata.js';
 
@@ -18,12 +19,11 @@ export const CLIENT_RULES_POLICY = 'latchkey-client-rules';
  */
 export const OPEN_RULES_POLICY = 'latchkey-open-registration';
 
-/**
- * The stored marker of a client that registered itself without an initial access token: an
- * extra client metadata property (true or absent), shown in the registration response and kept
- * in the client's stored metadata. Only OPEN_RULES_POLICY sets it; every other registration drops it.
+/*
+ * The stored marker of a client that registered itself is an extra client metadata property
+ * (SELF_REGISTERED), kept in the client's stored metadata. Only OPEN_RULES_POLICY sets it;
+ * every other registration drops it.
  */
-export const SELF_REGISTERED = 'latchkey_self_registered';
 
 /** Whether a client (as the provider built it) registered itself. */
 export function isSelfRegistered(client: object | undefined): boolean {
@@ -124,10 +124,12 @@ function openRulesPolicy(_ctx: KoaContextWithOIDC, properties: ClientMetadata): 
   if (responseTypes.length !== 1 || responseTypes[0] !== 'code') {
     throw new errors.InvalidClientMetadata('a client registering itself may only use the "code" response type');
   }
-  const refused = ((metadata.redirect_uris ?? []) as string[]).find((uri) => !openRedirectAllowed(uri));
-  if (refused !== undefined) {
+  for (const name of ['redirect_uris', 'post_logout_redirect_uris']) {
+    const refused = ((metadata[name] ?? []) as string[]).find((uri) => !openRedirectAllowed(uri));
+    if (refused === undefined) continue;
+    // The provider answers invalid_redirect_uri for descriptions that start with "redirect_uris".
     throw new errors.InvalidClientMetadata(
-      `redirect_uris: "${refused}" is refused: a client registering itself redirects to https, or to http on a loopback address (127.0.0.1, [::1], localhost)`,
+      `${name}: "${refused}" is refused: a client registering itself redirects to https, or to http on a loopback address (127.0.0.1, [::1], localhost)`,
     );
   }
   // The provider would fetch a key set from this address for whoever registered it.
