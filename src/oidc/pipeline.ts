@@ -17,7 +17,7 @@ import { hashPresentedSecret, hideStoredSecretHashes, isRegistrationUpdate } fro
 import { accessTokenJwtVerifier, looksLikeJwt, presentJwtByJti } from './extensions/jwt-access-tokens.js';
 import type { RegistrationMode } from '../config.js';
 import type { RegistrationLimit } from '../limits/registration-limit.js';
-import { admitAnonymousRegistration, hideRegistrationEndpoint, isRegistration } from './extensions/open-registration.js';
+import { hideRegistrationEndpoint, registrationGate, type RegistrationGate } from './extensions/open-registration.js';
 import { BodyRefused, formFields, handBodyToProvider, readProviderBody, type ProviderBody } from './request-body.js';
 
 /**
@@ -180,34 +180,11 @@ function limitTokenRequests(limit: TokenRateLimit): Step {
   };
 }
 
-function gateRegistration(provider: Provider, mode: RegistrationMode, limit: RegistrationLimit | undefined): Step {
-  return async ({ raw, res, path }) => {
-    if (!isRegistration(raw.method, path, ROUTES.registration)) return true;
-    if (mode === 'off') {
-      writeJsonError(res, 403, {
-        error: 'access_denied',
-        error_description: 'client registration is turned off on this server (REGISTRATION=off): ask its administrator for a client',
-      });
-      return false;
-    }
-    if (mode === 'token' || raw.headers.authorization !== undefined) return true;
-    const verdict = limit ? await limit.attempt(clientIp(raw)) : { allowed: true as const };
-    if (!verdict.allowed) {
-      writeJsonError(
-        res,
-        429,
-        { error: 'slow_down', error_description: `too many client registrations; retry after ${verdict.retryAfter} seconds` },
-        { 'retry-after': String(verdict.retryAfter) },
-      );
-      return false;
-    }
-    await admitAnonymousRegistration(provider, raw.headers, (spend) => {
-      // The token expires within a minute anyway: a failed clean-up costs nothing.
-      res.once('close', () => void spend().catch(() => undefined));
-    });
-    return true;
-  };
-}
+/** The decision lives with the rest of open registration; the pipeline only places it. */
+const gateRegistration =
+  (gate: RegistrationGate): Step =>
+  ({ raw, res, path }) =>
+    gate(raw, res, path, clientIp(raw));
 
 const hashUpdatedSecret: Step = async (request) => {
   const { raw, path, body } = request;
@@ -256,9 +233,6 @@ function loadResources(resources: ResourceStore): Step {
   };
 }
 
-/** The provider's discovery documents (OpenID Connect Discovery and RFC 8414). */
-const DISCOVERY_PATHS = ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'];
-
 type ProviderMiddleware = (ctx: KoaContextWithOIDC, next: () => Promise<void>) => Promise<void>;
 
 function ownedByProvider(path: string): boolean {
@@ -282,7 +256,7 @@ export async function mountProvider(app: FastifyInstance, options: PipelineOptio
     readBody,
     refuseUnstorableText,
     ...(tokenRateLimit ? [limitTokenRequests(tokenRateLimit)] : []),
-    gateRegistration(provider, options.registration, options.registrationLimit),
+    gateRegistration(registrationGate(provider, options.registration, options.registrationLimit, ROUTES.registration)),
     hashUpdatedSecret,
     presentJwtAsJti(provider),
     loadResources(options.resources),
@@ -291,7 +265,7 @@ export async function mountProvider(app: FastifyInstance, options: PipelineOptio
     containProviderErrors,
     hideStoredSecretHashes(ROUTES.registration),
     endConsoleSession,
-    ...(options.registration === 'off' ? [hideRegistrationEndpoint(DISCOVERY_PATHS)] : []),
+    ...(options.registration === 'off' ? [hideRegistrationEndpoint] : []),
     ...(tokenRateLimit ? [tokenRateLimit.countAuthenticatedClients(provider)] : []),
   ];
   for (const middleware of inside) provider.use(middleware);

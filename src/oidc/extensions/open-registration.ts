@@ -1,41 +1,69 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { RegistrationMode } from '../../config.js';
+import { writeJsonError } from '../../http/json-errors.js';
+import type { RegistrationLimit } from '../../limits/registration-limit.js';
 import { createInitialAccessToken } from './registration.js';
 
 /** Seconds the initial access token made for one anonymous registration lives (it is spent at once). */
 const ANONYMOUS_TOKEN_SECONDS = 60;
 
+/** Resolves true to pass the request on to the provider, or answers it and resolves false. */
+export type RegistrationGate = (raw: IncomingMessage, res: ServerResponse, path: string, ip: string) => Promise<boolean>;
+
 /**
- * An anonymous registration (REGISTRATION=open, no Authorization header) goes to the provider
- * with an initial access token made for it alone, bound to the client rules and the open rules.
- * The provider then applies both as for any token and hands them on to the registration access
- * token, so the client's later updates (RFC 7592) are held to them too; turning the provider's
- * initial access tokens off instead would apply no rules at all. The token is destroyed once the
- * response has left, so it registers one client at most.
+ * POST /oauth/register by REGISTRATION. `off`: 403, token or not (the provider's registration
+ * stays on, so that clients registered earlier keep their RFC 7592 management). `token`, or any
+ * request with an Authorization header: on to the provider as it is. `open` without one: counted
+ * per IP, then handed to the provider with an initial access token made for it alone, bound to
+ * the client rules and the open rules. The provider applies both as for any token and hands them
+ * on to the registration access token, so the client's later updates are held to them too;
+ * turning the provider's initial access tokens off instead would apply no rules at all. The token
+ * is destroyed once the response has left, so it registers one client at most.
  */
-export async function admitAnonymousRegistration(
+export function registrationGate(
   provider: Provider,
-  headers: Record<string, string | string[] | undefined>,
-  onDone: (spend: () => Promise<void>) => void,
-): Promise<void> {
-  const { token } = await createInitialAccessToken(provider, ANONYMOUS_TOKEN_SECONDS, true);
-  headers.authorization = `Bearer ${token}`;
-  onDone(async () => {
-    const iat = await provider.InitialAccessToken.find(token);
-    await iat?.destroy();
-  });
+  mode: RegistrationMode,
+  limit: RegistrationLimit | undefined,
+  registrationPath: string,
+): RegistrationGate {
+  return async (raw, res, path, ip) => {
+    if (raw.method !== 'POST' || path !== registrationPath) return true;
+    if (mode === 'off') {
+      writeJsonError(res, 403, {
+        error: 'access_denied',
+        error_description: 'client registration is turned off on this server (REGISTRATION=off): ask its administrator for a client',
+      });
+      return false;
+    }
+    if (mode === 'token' || raw.headers.authorization !== undefined) return true;
+    const verdict = limit ? await limit.attempt(ip) : { allowed: true as const };
+    if (!verdict.allowed) {
+      writeJsonError(
+        res,
+        429,
+        { error: 'slow_down', error_description: `too many client registrations; retry after ${verdict.retryAfter} seconds` },
+        { 'retry-after': String(verdict.retryAfter) },
+      );
+      return false;
+    }
+    const { token } = await createInitialAccessToken(provider, ANONYMOUS_TOKEN_SECONDS, true);
+    raw.headers.authorization = `Bearer ${token}`;
+    res.once('close', () => {
+      // The token expires within a minute anyway: a failed clean-up costs nothing.
+      void (async () => (await provider.InitialAccessToken.find(token))?.destroy())().catch(() => undefined);
+    });
+    return true;
+  };
 }
 
-/** Whether this request asks to register a client (POST to the registration endpoint itself). */
-export function isRegistration(method: string | undefined, path: string, registrationPath: string): boolean {
-  return method === 'POST' && path === registrationPath;
-}
+/** The provider's discovery documents (OpenID Connect Discovery and RFC 8414). */
+const DISCOVERY_PATHS: readonly string[] = ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server'];
 
 /** REGISTRATION=off: discovery does not announce the endpoint it refuses. */
-export function hideRegistrationEndpoint(discoveryPaths: readonly string[]) {
-  return async (ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> => {
-    await next();
-    if (!discoveryPaths.includes(ctx.path) || !ctx.body || typeof ctx.body !== 'object') return;
-    delete (ctx.body as Record<string, unknown>).registration_endpoint;
-  };
+export async function hideRegistrationEndpoint(ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> {
+  await next();
+  if (!DISCOVERY_PATHS.includes(ctx.path) || !ctx.body || typeof ctx.body !== 'object') return;
+  delete (ctx.body as Record<string, unknown>).registration_endpoint;
 }
