@@ -69,6 +69,53 @@ t.test('REGISTRATION=open', async (t) => {
     t.same(iats, [], 'the initial access token made for the anonymous registration is spent');
   });
 
+  t.test('a client in a browser may register from its own origin (CORS)', async (t) => {
+    const preflight = await fetch(`${server.url}/oauth/register`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'http://localhost:6274',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type',
+      },
+    });
+    t.equal(preflight.status, 204);
+    t.equal(preflight.headers.get('access-control-allow-origin'), '*');
+    t.match(preflight.headers.get('access-control-allow-headers'), /Content-Type/i);
+    t.equal(preflight.headers.get('access-control-allow-credentials'), null, 'never with credentials');
+    const res = await fetch(`${server.url}/oauth/register`, {
+      method: 'POST',
+      headers: { origin: 'http://localhost:6274', 'content-type': 'application/json' },
+      body: JSON.stringify({ ...MCP_CLIENT, redirect_uris: ['http://localhost:6274/oauth/callback'] }),
+    });
+    t.equal(res.status, 201);
+    t.equal(res.headers.get('access-control-allow-origin'), '*');
+    const { client_id } = (await res.json()) as Json;
+    const tokenCall = await fetch(`${server.url}/oauth/token`, {
+      method: 'POST',
+      headers: { origin: 'http://localhost:6274', 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code: 'not-a-code',
+        client_id,
+        redirect_uri: 'http://localhost:6274/oauth/callback',
+        code_verifier: 'v'.repeat(43),
+      }),
+    });
+    t.equal(tokenCall.status, 400);
+    t.equal(
+      tokenCall.headers.get('access-control-allow-origin'),
+      'http://localhost:6274',
+      'the token endpoint answers its redirect origin',
+    );
+    const refused = await fetch(`${server.url}/oauth/register`, {
+      method: 'POST',
+      headers: { origin: 'http://localhost:6274', 'content-type': 'application/json' },
+      body: JSON.stringify({ ...MCP_CLIENT, grant_types: ['client_credentials'] }),
+    });
+    t.equal(refused.status, 400);
+    t.equal(refused.headers.get('access-control-allow-origin'), '*', 'the browser may read why it was refused');
+  });
+
   t.test('the loopback on any port, [::1] and localhost, https; application_type native honoured', async (t) => {
     for (const uri of ['http://localhost:8080/cb', 'http://[::1]:9999/cb', 'https://app.example/cb']) {
       const res = await register(server, { ...MCP_CLIENT, redirect_uris: [uri] });
@@ -230,6 +277,7 @@ t.test('REGISTRATION=token (the default) refuses anonymous registration', async 
   const res = await register(server, MCP_CLIENT);
   t.equal(res.status, 401);
   t.equal((await json(res)).error, 'invalid_token');
+  t.equal(res.headers.get('access-control-allow-origin'), null, 'no CORS for registration under token');
   for (const doc of await discoveryOf(server)) t.equal(doc.registration_endpoint, `${server.url}/oauth/register`);
   const { token } = await createInitialAccessToken(server.app.provider, 600);
   const withToken = await register(server, MCP_CLIENT, token);

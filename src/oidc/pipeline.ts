@@ -35,7 +35,8 @@ import { BodyRefused, formFields, handBodyToProvider, readProviderBody, type Pro
  *   4. gateRegistration      POST /oauth/register by REGISTRATION: `off` refuses it (403); `open` counts
  *                            an anonymous one per IP (429) and gives it an initial access token of its
  *                            own, bound to the open rules (extensions/open-registration.ts); `token`
- *                            and any request with an Authorization header go on as they are
+ *                            and any request with an Authorization header go on as they are; `open`
+ *                            also answers CORS (any origin, no credentials) there
  *   5. hashUpdatedSecret     PUT /oauth/register/:id: a secret sent back is compared as its hash
  *   6. presentJwtAsJti       POST /oauth/introspect and /oauth/revoke: a JWT access token this server
  *                            signed (a resource's) goes to the provider as its jti, under which the

@@ -9,11 +9,27 @@ import { createInitialAccessToken } from './registration.js';
 /** Seconds the initial access token made for one anonymous registration lives (it is spent at once). */
 const ANONYMOUS_TOKEN_SECONDS = 60;
 
+/**
+ * Under REGISTRATION=open, MCP clients that run in a browser (the MCP Inspector, say) register
+ * from their own origin. Registration reads no cookie, so any origin may: nothing ambient is
+ * sent along (no Access-Control-Allow-Credentials). The provider answers no preflight there.
+ */
+function answerPreflight(res: ServerResponse): false {
+  res.writeHead(204, {
+    'access-control-allow-origin': '*',
+    'access-control-allow-methods': 'POST',
+    'access-control-allow-headers': 'Content-Type, Authorization',
+    'access-control-max-age': '600',
+  });
+  res.end();
+  return false;
+}
+
 /** Resolves true to pass the request on to the provider, or answers it and resolves false. */
 export type RegistrationGate = (raw: IncomingMessage, res: ServerResponse, path: string, ip: string) => Promise<boolean>;
 
 /**
- * POST /oauth/register by REGISTRATION. `off`: 403, token or not (the provider's registration
+ * POST /oauth/register by REGISTRATION (and, under `open`, its CORS preflight). `off`: 403, token or not (the provider's registration
  * stays on, so that clients registered earlier keep their RFC 7592 management). `token`, or any
  * request with an Authorization header: on to the provider as it is. `open` without one: counted
  * per IP, then handed to the provider with an initial access token made for it alone, bound to
@@ -29,7 +45,9 @@ export function registrationGate(
   registrationPath: string,
 ): RegistrationGate {
   return async (raw, res, path, ip) => {
-    if (raw.method !== 'POST' || path !== registrationPath) return true;
+    if (path !== registrationPath) return true;
+    if (mode === 'open' && raw.method === 'OPTIONS') return answerPreflight(res);
+    if (raw.method !== 'POST') return true;
     if (mode === 'off') {
       writeJsonError(res, 403, {
         error: 'access_denied',
@@ -37,6 +55,7 @@ export function registrationGate(
       });
       return false;
     }
+    if (mode === 'open') res.setHeader('access-control-allow-origin', '*');
     if (mode === 'token' || raw.headers.authorization !== undefined) return true;
     const verdict = limit ? await limit.attempt(ip) : { allowed: true as const };
     if (!verdict.allowed) {
