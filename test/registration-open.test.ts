@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { createInitialAccessToken } from '../src/oidc/extensions/registration.js';
 import { BrowserSession, mainText } from './helpers/browser-session.js';
@@ -65,7 +66,13 @@ t.test('REGISTRATION=open', async (t) => {
     t.equal(widen.status, 400, 'an update is held to the open rules too');
     t.equal((await json(widen)).error, 'invalid_client_metadata');
 
-    const iats = await server.app.db.selectFrom('oidc_payloads').select('key').where('model', '=', 'InitialAccessToken').execute();
+    // Destroyed once the response has left: wait for that clean-up (a few milliseconds) rather than race it.
+    const storedTokens = () => server.app.db.selectFrom('oidc_payloads').select('key').where('model', '=', 'InitialAccessToken').execute();
+    let iats = await storedTokens();
+    for (let i = 0; i < 50 && iats.length > 0; i++) {
+      await sleep(100);
+      iats = await storedTokens();
+    }
     t.same(iats, [], 'the initial access token made for the anonymous registration is spent');
   });
 
