@@ -17,6 +17,13 @@ export interface Config {
   tokenRateLimit: number;
   /** Sign-ups per hour per IP (the whole server takes ten times as many); 0 turns the limit off. */
   signupRateLimit: number;
+  /**
+   * POST /oauth/register: `token` needs an initial access token; `open` takes anonymous
+   * registrations of code-flow clients (as MCP clients register); `off` refuses every one.
+   */
+  registration: RegistrationMode;
+  /** Anonymous registrations per hour per IP under REGISTRATION=open (the whole server: ten times that); 0: no limit. */
+  registrationRateLimit: number;
   /** Password hashes run at once per process: libuv's thread pool, which runs them. */
   hashThreads: number;
   workers: number;
@@ -36,6 +43,9 @@ export interface MetadataFetchConfig {
   /** Extra certificate authorities (PEM) to trust. Not an environment setting: tests only. */
   ca?: string | undefined;
 }
+
+export const REGISTRATION_MODES = ['token', 'open', 'off'] as const;
+export type RegistrationMode = (typeof REGISTRATION_MODES)[number];
 
 export class ConfigError extends Error {}
 
@@ -106,6 +116,13 @@ export function allowHosts(raw: string | undefined): string[] {
   return hosts;
 }
 
+function registrationMode(env: Env): RegistrationMode {
+  const raw = env.REGISTRATION?.trim().toLowerCase() || 'token';
+  const mode = REGISTRATION_MODES.find((m) => m === raw);
+  if (!mode) throw new ConfigError(`REGISTRATION must be one of ${REGISTRATION_MODES.join(', ')}, got "${env.REGISTRATION}"`);
+  return mode;
+}
+
 function workers(env: Env): number {
   const raw = env.WORKERS?.trim();
   if (raw === 'auto') return availableParallelism();
@@ -131,6 +148,8 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel,
     tokenRateLimit: integer(env, 'TOKEN_RATE_LIMIT', 0, 0, 1_000_000),
     signupRateLimit: integer(env, 'SIGNUP_RATE_LIMIT', 20, 0, 1_000_000),
+    registration: registrationMode(env),
+    registrationRateLimit: integer(env, 'REGISTRATION_RATE_LIMIT', 20, 0, 1_000_000),
     hashThreads: integer(env, 'UV_THREADPOOL_SIZE', 4, 1, 1024),
     workers: workers(env),
     implicitGrant: boolean(env, 'IMPLICIT_GRANT', true),

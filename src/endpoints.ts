@@ -18,6 +18,12 @@ export const ROUTES = {
   credential: '/oauth/credential',
 } as const;
 
+/**
+ * The client metadata property that marks a client registered without an initial access token
+ * (REGISTRATION=open): true, or absent. Shown in registration responses.
+ */
+export const SELF_REGISTERED = 'latchkey_self_registered';
+
 /** Latchkey's own API as a protected resource: its indicator is ISSUER + API_PATH. */
 export const API_PATH = '/api';
 /** The scopes /api/me accepts: the API resource's scopes. */

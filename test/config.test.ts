@@ -35,7 +35,11 @@ t.test('defaults', async (t) => {
     tokenRateLimit: 0,
     workers: 1,
     implicitGrant: true,
+    registration: 'token',
+    registrationRateLimit: 20,
   });
+  t.equal(loadConfig({ REGISTRATION: 'Open' }).registration, 'open', 'REGISTRATION is read case-insensitively');
+  t.equal(loadConfig({ REGISTRATION: 'off' }).registration, 'off');
   t.equal(loadConfig({ PORT: '8080' }).issuer, 'http://127.0.0.1:8080', 'the issuer follows PORT');
   t.equal(loadConfig({ ISSUER: 'https://auth.example.com/' }).issuer, 'https://auth.example.com');
   t.ok(loadConfig({ WORKERS: 'auto' }).workers >= 1);
@@ -54,6 +58,8 @@ const bad: Array<[Record<string, string>, RegExp]> = [
   [{ LOG_LEVEL: 'loud' }, /^latchkey: LOG_LEVEL must be one of/],
   [{ TOKEN_RATE_LIMIT: 'many' }, /^latchkey: TOKEN_RATE_LIMIT must be a whole number/],
   [{ WORKERS: 'lots' }, /^latchkey: WORKERS must be a whole number/],
+  [{ REGISTRATION: 'anyone' }, /^latchkey: REGISTRATION must be one of token, open, off/],
+  [{ REGISTRATION_RATE_LIMIT: 'lots' }, /^latchkey: REGISTRATION_RATE_LIMIT must be a whole number/],
   [{ IMPLICIT_GRANT: 'sometimes' }, /^latchkey: IMPLICIT_GRANT must be true or false/],
 ];
 

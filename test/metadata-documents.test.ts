@@ -82,7 +82,8 @@ t.test('Client ID Metadata Documents', async (t) => {
     page = await browser.submit(page, 'Sign in', { Username: person.username, Password: person.password });
     const consent = mainText(page);
     t.match(consent, 'Allow Agent of its own to use your account?');
-    t.match(consent, /This application registered itself, not verified by Latchkey\. It will return you to client\.example\b/);
+    t.match(consent, /you will be sent to client\.example\b/, 'the redirect host, named');
+    t.match(consent, 'This application registered itself: Latchkey has not verified it');
     const back = returned(await browser.submit(page, 'Allow'));
     t.equal(back.origin + back.pathname, REDIRECT_URI);
     const code = back.searchParams.get('code');

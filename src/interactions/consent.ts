@@ -39,7 +39,11 @@ export interface ConsentView {
   claims: string[];
   /** Each resource asked for, by its name, with the scopes this consent adds for it. */
   resources: { indicator: string; name: string; scopes: string }[];
-  /** For a client that registered itself: the host the browser will be sent back to. */
+  /**
+   * Set for a client that registered itself (REGISTRATION=open, or a Client ID Metadata
+   * Document): the host (and port) the browser will be sent to, the one thing about such a
+   * client that the server can state.
+   */
   selfRegistered: { redirectHost: string } | undefined;
 }
 

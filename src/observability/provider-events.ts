@@ -1,6 +1,7 @@
 import Provider, { type KoaContextWithOIDC } from 'oidc-provider';
 import { audit, type AuditEvent, type AuditFields, type AuditLogger } from './audit.js';
 import type { Metrics } from './metrics.js';
+import { SELF_REGISTERED } from '../endpoints.js';
 
 type RevocableToken = { kind: string; clientId?: string; accountId?: string };
 
@@ -51,7 +52,10 @@ export function observeProvider(provider: Provider, metrics: Metrics, appLog: Au
     else if (err.error === 'invalid_grant') record(ctx, 'password_grant.failure', fields);
   });
 
-  provider.on('registration_create.success', (ctx, client) => record(ctx, 'client.registered', { client_id: client.clientId }));
+  provider.on('registration_create.success', (ctx, client) => {
+    const selfRegistered = (client as unknown as Record<string, unknown>)[SELF_REGISTERED] === true;
+    record(ctx, 'client.registered', { client_id: client.clientId, ...(selfRegistered ? { self_registered: true } : {}) });
+  });
   provider.on('registration_update.success', (ctx, client) => record(ctx, 'client.updated', { client_id: client.clientId }));
   provider.on('registration_delete.success', (ctx, client) =>
     record(ctx, 'client.deleted', { client_id: client.clientId, via: 'registration_api' }),

@@ -15,6 +15,9 @@ import { pinToIssuer } from './issuer-origin.js';
 import type { ResourceStore } from '../resources/store.js';
 import { hashPresentedSecret, hideStoredSecretHashes, isRegistrationUpdate } from './extensions/registration-secrets.js';
 import { accessTokenJwtVerifier, looksLikeJwt, presentJwtByJti } from './extensions/jwt-access-tokens.js';
+import type { RegistrationMode } from '../config.js';
+import type { RegistrationLimit } from '../limits/registration-limit.js';
+import { hideRegistrationEndpoint, registrationGate, type RegistrationGate } from './extensions/open-registration.js';
 import { BodyRefused, formFields, handBodyToProvider, readProviderBody, type ProviderBody } from './request-body.js';
 
 /**
@@ -29,22 +32,28 @@ import { BodyRefused, formFields, handBodyToProvider, readProviderBody, type Pro
  *                            or the JSON (values and keys), which PostgreSQL cannot store: 400
  *                            `invalid_request` (`invalid_client_metadata` for a registration body)
  *   3. limitTokenRequests    POST /oauth/token when TOKEN_RATE_LIMIT > 0: per IP and client (429)
- *   4. hashUpdatedSecret     PUT /oauth/register/:id: a secret sent back is compared as its hash
- *   5. presentJwtAsJti       POST /oauth/introspect and /oauth/revoke: a JWT access token this server
+ *   4. gateRegistration      POST /oauth/register by REGISTRATION: `off` refuses it (403); `open` counts
+ *                            an anonymous one per IP (429) and gives it an initial access token of its
+ *                            own, bound to the open rules (extensions/open-registration.ts); `token`
+ *                            and any request with an Authorization header go on as they are; `open`
+ *                            also answers CORS (any origin, no credentials) there
+ *   5. hashUpdatedSecret     PUT /oauth/register/:id: a secret sent back is compared as its hash
+ *   6. presentJwtAsJti       POST /oauth/introspect and /oauth/revoke: a JWT access token this server
  *                            signed (a resource's) goes to the provider as its jti, under which the
  *                            provider stored it (extensions/jwt-access-tokens.ts)
- *   6. loadResources         authorize, token, device, PAR and registration requests: the protected
+ *   7. loadResources         authorize, token, device, PAR and registration requests: the protected
  *                            resources are read (row cache) before the provider, which asks whether
  *                            a scope is a resource's without waiting (extensions/resource-scopes.ts)
- *   7. pinToIssuer           the provider sees the issuer's host and scheme, whatever the Host
+ *   8. pinToIssuer           the provider sees the issuer's host and scheme, whatever the Host
  *                            header said: every URL it prints follows ISSUER (issuer-origin.ts)
- *   8. handToProvider        the body read in 1 goes to the provider as `req.body`
+ *   9. handToProvider        the body read in 1 goes to the provider as `req.body`
  * Inside the provider (its Koa middleware, outermost first, then its own action for the path):
  *   a. containProviderErrors      an unreachable database is a 503, not Koa's plain 500
  *   b. hideStoredSecretHashes     registration responses never carry the stored secret hash
  *   c. endConsoleSession          a confirmed logout ends the console session of that browser too
- *   d. count authenticated client the token rate limit's count, settled before the response leaves
- *   e. oidc-provider's action     with our extensions: password grant, implicit, hashed secrets, …
+ *   d. hideRegistrationEndpoint   REGISTRATION=off: discovery names no registration endpoint
+ *   e. count authenticated client the token rate limit's count, settled before the response leaves
+ *   f. oidc-provider's action     with our extensions: password grant, implicit, hashed secrets, …
  * Around all of it: an error no step answered is a 503 (database) or a 500, in JSON.
  */
 
@@ -70,7 +79,12 @@ export interface PipelineOptions {
   issuer: string;
   trustProxy: boolean;
   resources: ResourceStore;
+  registration: RegistrationMode;
+  /** Counts anonymous registrations under REGISTRATION=open (absent: no limit). */
+  registrationLimit?: RegistrationLimit | undefined;
 }
+
+const clientIp = (raw: RawRequest) => raw.ip ?? raw.socket.remoteAddress ?? 'unknown';
 
 const readBody: Step = async (request) => {
   try {
@@ -154,7 +168,7 @@ function claimedClientId({ raw, body }: ProviderRequest): string | undefined {
 function limitTokenRequests(limit: TokenRateLimit): Step {
   return async (request) => {
     if (request.path !== ROUTES.token || request.raw.method !== 'POST') return true;
-    const ip = request.raw.ip ?? request.raw.socket.remoteAddress ?? 'unknown';
+    const ip = clientIp(request.raw);
     const refusal = await limit.check({ ip, clientId: claimedClientId(request) }, request.raw.log);
     if (!refusal) return true;
     writeJsonError(
@@ -166,6 +180,12 @@ function limitTokenRequests(limit: TokenRateLimit): Step {
     return false;
   };
 }
+
+/** The decision lives with the rest of open registration; the pipeline only places it. */
+const gateRegistration =
+  (gate: RegistrationGate): Step =>
+  ({ raw, res, path }) =>
+    gate(raw, res, path, clientIp(raw));
 
 const hashUpdatedSecret: Step = async (request) => {
   const { raw, path, body } = request;
@@ -237,6 +257,7 @@ export async function mountProvider(app: FastifyInstance, options: PipelineOptio
     readBody,
     refuseUnstorableText,
     ...(tokenRateLimit ? [limitTokenRequests(tokenRateLimit)] : []),
+    gateRegistration(registrationGate(provider, options.registration, options.registrationLimit, ROUTES.registration)),
     hashUpdatedSecret,
     presentJwtAsJti(provider),
     loadResources(options.resources),
@@ -245,6 +266,7 @@ export async function mountProvider(app: FastifyInstance, options: PipelineOptio
     containProviderErrors,
     hideStoredSecretHashes(ROUTES.registration),
     endConsoleSession,
+    ...(options.registration === 'off' ? [hideRegistrationEndpoint] : []),
     ...(tokenRateLimit ? [tokenRateLimit.countAuthenticatedClients(provider)] : []),
   ];
   for (const middleware of inside) provider.use(middleware);

@@ -14,7 +14,8 @@ import { enablePlainImplicit, implicitResponseTypes } from './extensions/implici
 import type { KeyMaterial } from './keys.js';
 import { registerPasswordGrant } from './extensions/password-grant.js';
 import { introspectionAllowed, revocationAllowed } from './token-policies.js';
-import { registrationFeature } from './extensions/registration.js';
+import { registrationFeature, selfRegisteredMetadata } from './extensions/registration.js';
+import { isSelfRegistered } from './self-registered.js';
 import { providerPages, type Render } from './pages.js';
 import { pageHeaders } from '../http/security-headers.js';
 import type { ResourceStore } from '../resources/store.js';
@@ -111,7 +112,9 @@ export function createProvider({ config, db, keys, accounts, log, render, limite
       introspectionSigningAlgValues: ['RS256', 'ES256'],
       authorizationSigningAlgValues: ['RS256', 'ES256'],
     },
-    pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
+    // A client that registered itself uses PKCE whatever its auth method: nobody vouched for its secret.
+    pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' || isSelfRegistered(client) },
+    extraClientMetadata: selfRegisteredMetadata,
     // As the Authlib example: a client allowed to refresh gets a refresh token, no offline_access needed.
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     clockTolerance: CLOCK_TOLERANCE_SECONDS,

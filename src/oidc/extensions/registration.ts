@@ -1,5 +1,6 @@
 import type Provider from 'oidc-provider';
 import { errors, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { SELF_REGISTERED } from '../../endpoints.js';
 import { newClientId, newClientSecret } from '../client-ids.js';
 import { ClientValidationError, isRedirectProblem, REFUSED_METADATA, validateClientInput, type ClientInput } from '../client-metadata.js';
 
@@ -10,6 +11,19 @@ import { ClientValidationError, isRedirectProblem, REFUSED_METADATA, validateCli
  * registration access token, so updates (PUT) are held to the same rules.
  */
 export const CLIENT_RULES_POLICY = 'latchkey-client-rules';
+
+/**
+ * The rules of an anonymous registration (REGISTRATION=open), on top of the client rules: a
+ * code-flow client only, redirected to https or to a loopback address, marked self-registered.
+ * Carried to the registration access token like the client rules, so an update cannot leave them.
+ */
+export const OPEN_RULES_POLICY = 'latchkey-open-registration';
+
+/*
+ * The stored marker of a client that registered itself is an extra client metadata property
+ * (SELF_REGISTERED), kept in the client's stored metadata. Only OPEN_RULES_POLICY sets it;
+ * every other registration drops it.
+ */
 
 type Properties = ClientMetadata & Record<string, unknown>;
 
@@ -51,6 +65,8 @@ function rulesPolicy(knownScopes: () => readonly string[]) {
   return (_ctx: KoaContextWithOIDC, properties: ClientMetadata): void => {
     const metadata = properties as Properties;
     const scopes = knownScopes();
+    // Only the open rules mark a client; whoever registers with a token cannot claim the mark.
+    delete metadata[SELF_REGISTERED];
     // Before anything else, and before the provider builds the client (which would fetch it).
     for (const [name, problem] of Object.entries(REFUSED_METADATA)) {
       if (metadata[name] !== undefined) throw new errors.InvalidClientMetadata(problem);
@@ -80,6 +96,42 @@ function rulesPolicy(knownScopes: () => readonly string[]) {
   };
 }
 
+const OPEN_GRANT_TYPES = ['authorization_code', 'refresh_token'];
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
+
+/** https anywhere, or http to a loopback address on any port (RFC 8252 §7.3). */
+function openRedirectAllowed(uri: string): boolean {
+  const url = URL.parse(uri);
+  if (!url) return false;
+  return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname));
+}
+
+/** Runs after the client rules, which have made the defaults explicit. */
+function openRulesPolicy(_ctx: KoaContextWithOIDC, properties: ClientMetadata): void {
+  const metadata = properties as Properties;
+  const grantTypes = (metadata.grant_types ?? []) as string[];
+  if (!grantTypes.includes('authorization_code') || grantTypes.some((g) => !OPEN_GRANT_TYPES.includes(g))) {
+    throw new errors.InvalidClientMetadata(
+      'a client registering itself may only use the authorization_code grant (and refresh_token); ask the administrator for an initial access token for anything else',
+    );
+  }
+  const responseTypes = (metadata.response_types ?? []) as string[];
+  if (responseTypes.length !== 1 || responseTypes[0] !== 'code') {
+    throw new errors.InvalidClientMetadata('a client registering itself may only use the "code" response type');
+  }
+  for (const name of ['redirect_uris', 'post_logout_redirect_uris']) {
+    const refused = ((metadata[name] ?? []) as string[]).find((uri) => !openRedirectAllowed(uri));
+    if (refused === undefined) continue;
+    // The provider answers invalid_redirect_uri for descriptions that start with "redirect_uris".
+    throw new errors.InvalidClientMetadata(
+      `${name}: "${refused}" is refused: a client registering itself redirects to https, or to http on a loopback address (127.0.0.1, [::1], localhost)`,
+    );
+  }
+  // The provider would fetch a key set from this address for whoever registered it.
+  if (metadata.jwks_uri !== undefined) throw new errors.InvalidClientMetadata('jwks_uri is not accepted from a client registering itself');
+  metadata[SELF_REGISTERED] = true;
+}
+
 type RegistrationFeature = NonNullable<NonNullable<Configuration['features']>['registration']>;
 
 /**
@@ -92,9 +144,21 @@ export function registrationFeature(knownScopes: () => readonly string[]): Regis
     initialAccessToken: true,
     idFactory: newClientId,
     secretFactory: async () => newClientSecret(),
-    policies: { [CLIENT_RULES_POLICY]: rulesPolicy(knownScopes) },
+    policies: { [CLIENT_RULES_POLICY]: rulesPolicy(knownScopes), [OPEN_RULES_POLICY]: openRulesPolicy },
   };
 }
+
+type ExtraClientMetadata = NonNullable<Configuration['extraClientMetadata']>;
+
+/** The self-registered marker as a client metadata property the provider keeps: true, or absent. */
+export const selfRegisteredMetadata: ExtraClientMetadata = {
+  properties: [SELF_REGISTERED],
+  validator: (_ctx, key, value) => {
+    if (key === SELF_REGISTERED && value !== undefined && value !== true) {
+      throw new errors.InvalidClientMetadata(`${SELF_REGISTERED} is set by the server only`);
+    }
+  },
+};
 
 export interface IssuedInitialAccessToken {
   token: string;
@@ -102,9 +166,13 @@ export interface IssuedInitialAccessToken {
   expiresAt: number;
 }
 
-/** An initial access token for POST /oauth/register, bound to the client rules. */
-export async function createInitialAccessToken(provider: Provider, expiresIn: number): Promise<IssuedInitialAccessToken> {
-  const iat = new provider.InitialAccessToken({ expiresIn, policies: [CLIENT_RULES_POLICY] });
+/**
+ * An initial access token for POST /oauth/register, bound to the client rules (and, for the one
+ * an anonymous registration is given, to the open rules too).
+ */
+export async function createInitialAccessToken(provider: Provider, expiresIn: number, open = false): Promise<IssuedInitialAccessToken> {
+  const policies = open ? [CLIENT_RULES_POLICY, OPEN_RULES_POLICY] : [CLIENT_RULES_POLICY];
+  const iat = new provider.InitialAccessToken({ expiresIn, policies });
   const token = await iat.save();
   return { token, expiresAt: iat.exp ?? Math.floor(Date.now() / 1000) + expiresIn };
 }
