@@ -6,6 +6,7 @@ import { openBrowser, requireChromium } from './helpers/chromium.js';
 import { createClient, createUser } from './helpers/fixtures.js';
 import { consent, signIn } from './helpers/latchkey-pages.js';
 import { json } from './helpers/http.js';
+import { metadataHost } from './helpers/metadata-host.js';
 import { token } from './helpers/oauth.js';
 import { startServer } from './helpers/server.js';
 
@@ -122,4 +123,61 @@ if (requireChromium(t))
       t.equal(decodeJwt(after.access_token).aud, mcp.url, 'still for the MCP server (resource sent at refresh)');
       t.equal(redirects, 1, 'without sending the person to Latchkey again');
     });
+  });
+
+if (requireChromium(t))
+  t.test('an MCP client described by a Client ID Metadata Document signs in without registering', async (t) => {
+    // The document is served over https on loopback with a certificate made for this run: the
+    // guarded fetcher trusts it and reaches this host only because the test lists it.
+    let document: Record<string, unknown> = {};
+    const host = await metadataHost(t, { '/client.json': () => ({ body: JSON.stringify(document) }) });
+    const latchkey = await startServer(t, {
+      env: { REGISTRATION: 'off', CLIENT_METADATA_ALLOW_HOSTS: host.host },
+      config: { metadataFetch: { allowHosts: [host.host], timeoutMs: 5000, ca: host.cert } },
+    });
+    const mcp = await startMcpServer({ issuer: latchkey.url });
+    t.teardown(() => mcp.close());
+    await latchkey.app.resources.create({ uri: mcp.url, name: 'Example MCP server', scope: TOOL_SCOPE });
+    const user = await createUser(latchkey.app);
+    const { page } = await openBrowser(t);
+    const clientId = `${host.base}/client.json`;
+
+    let consentText = '';
+    const session = await connectWithOAuth(
+      new URL(mcp.url),
+      async (url) => {
+        t.equal(url.searchParams.get('client_id'), clientId, 'the document URL is the client_id');
+        t.equal(url.searchParams.get('resource'), mcp.url, 'resource at authorize');
+        await page.goto(url.href);
+        await signIn(page, user.username, user.password);
+        await page.getByRole('button', { name: 'Allow', exact: true }).waitFor();
+        consentText = await page.locator('main').innerText();
+        await consent(page, 'Allow');
+        await page.getByText('Signed in. You can close this tab').waitFor();
+      },
+      {
+        clientMetadataUrl: (redirectUrl) => {
+          document = {
+            client_id: clientId,
+            client_name: 'MCP client of its own',
+            redirect_uris: [redirectUrl],
+            grant_types: ['authorization_code', 'refresh_token'],
+            response_types: ['code'],
+            token_endpoint_auth_method: 'none',
+          };
+          return clientId;
+        },
+      },
+    );
+    t.teardown(() => session.close());
+
+    t.ok(host.requested.includes('/client.json'), 'Latchkey fetched the document');
+    t.equal(session.provider.clientInformation()?.client_id, clientId, 'no registration: the URL is the client');
+    t.match(consentText, 'Allow MCP client of its own to use your account?');
+    t.match(consentText, 'This application registered itself', 'consent says nobody vetted it');
+    const claims = decodeJwt(session.provider.tokens()!.access_token);
+    t.equal(claims.aud, mcp.url);
+    t.equal(claims.client_id, clientId);
+    const result = await session.client.callTool({ name: 'whoami' });
+    t.same(result.content, [{ type: 'text', text: `account ${user.id}, client ${clientId}, scope ${TOOL_SCOPE}` }]);
   });

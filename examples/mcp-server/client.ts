@@ -28,6 +28,8 @@ export class MemoryOAuthProvider implements OAuthClientProvider {
   constructor(
     readonly redirectUrl: string,
     private readonly open: (authorizationUrl: URL) => void | Promise<void>,
+    /** Where this client's Client ID Metadata Document is served (https): then it is the client_id, and nothing registers. */
+    readonly clientMetadataUrl?: string,
   ) {}
 
   get clientMetadata(): OAuthClientMetadata {
@@ -104,13 +106,25 @@ export interface McpSession {
   close(): Promise<void>;
 }
 
+export interface ConnectOptions {
+  /**
+   * For a client described by a Client ID Metadata Document instead of registering: given this
+   * client's loopback redirect URI (which the document must list), the document's https URL.
+   */
+  clientMetadataUrl?: (redirectUrl: string) => string;
+}
+
 /**
  * Connects to the MCP server at `serverUrl`, going through Latchkey's sign-in and consent when
  * the server asks for a token: `open` is given the authorization URL (print it, or drive a browser).
  */
-export async function connectWithOAuth(serverUrl: URL, open: (authorizationUrl: URL) => void | Promise<void>): Promise<McpSession> {
+export async function connectWithOAuth(
+  serverUrl: URL,
+  open: (authorizationUrl: URL) => void | Promise<void>,
+  options: ConnectOptions = {},
+): Promise<McpSession> {
   const callback = await loopbackCallback();
-  const provider = new MemoryOAuthProvider(callback.redirectUrl, open);
+  const provider = new MemoryOAuthProvider(callback.redirectUrl, open, options.clientMetadataUrl?.(callback.redirectUrl));
   const client = new Client({ name: 'latchkey-example-client', version: '1.0.0' });
   try {
     try {
