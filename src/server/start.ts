@@ -1,17 +1,13 @@
 import cluster from 'node:cluster';
 import { buildApp } from '../app.js';
-import { ConfigError, loadConfig, type Config } from '../config.js';
+import type { Config } from '../config.js';
 import { DataDirBusyError } from '../db/data-dir-lock.js';
 import { runPrimary } from './cluster.js';
 import { useClusterMetrics } from '../observability/cluster-metrics.js';
 import { trackConnections } from './graceful.js';
+import { fail } from './startup-config.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
-
-function fail(message: string): never {
-  process.stderr.write(`latchkey: ${message}\n`);
-  process.exit(1);
-}
 
 /** One server process: alone (WORKERS=1) or as one of the cluster's workers. */
 async function serve(config: Config, worker: boolean): Promise<void> {
@@ -62,20 +58,15 @@ function startupFailure(config: Config) {
   };
 }
 
-let config: Config;
-try {
-  config = loadConfig();
-} catch (err) {
-  if (err instanceof ConfigError) fail(err.message);
-  throw err;
-}
-
-if (config.workers <= 1) {
-  serve(config, false).catch(startupFailure(config));
-} else if (!config.databaseUrl) {
-  fail(`WORKERS=${config.workers} needs DATABASE_URL: the embedded database admits one process (set DATABASE_URL, or WORKERS=1)`);
-} else if (cluster.isPrimary) {
-  runPrimary(config).catch(startupFailure(config));
-} else {
-  serve(config, true).catch(startupFailure(config));
+/** Serves with these settings: one process, or a cluster's primary or one of its workers. */
+export function start(config: Config): void {
+  if (config.workers <= 1) {
+    serve(config, false).catch(startupFailure(config));
+  } else if (!config.databaseUrl) {
+    fail(`WORKERS=${config.workers} needs DATABASE_URL: the embedded database admits one process (set DATABASE_URL, or WORKERS=1)`);
+  } else if (cluster.isPrimary) {
+    runPrimary(config).catch(startupFailure(config));
+  } else {
+    serve(config, true).catch(startupFailure(config));
+  }
 }
