@@ -77,10 +77,14 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
 
     // The provider's own pages show the signed-in person as every page does (known once the stores exist).
     const consoleView: { of?: (ctx: KoaContextWithOIDC) => Promise<ConsoleView> } = {};
-    const { keys, accounts, credentialLimiter, provider, clients, consoleSessions, resources } = await assembleServices(config, database, {
-      log: app.log,
-      render: async (template, data, ctx) => app.view(template, { ...data, ...(ctx && consoleView.of ? await consoleView.of(ctx) : {}) }),
-    });
+    const { keys, accounts, credentialLimiter, provider, clients, consoleSessions, resources, twoFactor } = await assembleServices(
+      config,
+      database,
+      {
+        log: app.log,
+        render: async (template, data, ctx) => app.view(template, { ...data, ...(ctx && consoleView.of ? await consoleView.of(ctx) : {}) }),
+      },
+    );
     consoleView.of = consoleViewOf(consoleSessions, accounts, keys.cookieKeys, config.issuer);
     app.decorate('accounts', accounts);
     app.decorate('provider', provider);
@@ -88,6 +92,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     app.decorate('credentialLimiter', credentialLimiter);
     app.decorate('consoleSessions', consoleSessions);
     app.decorate('resources', resources);
+    app.decorate('twoFactor', twoFactor);
     observeProvider(provider, app.metrics, app.log);
     const tokenRateLimit =
       config.tokenRateLimit > 0 ? new TokenRateLimit(database.db, config.tokenRateLimit, app.metrics, app.log) : undefined;
@@ -121,6 +126,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
 
     const stopPurge = startPurgeJob(database.db, app.log, PURGE_INTERVAL_MS, (deleted) => app.metrics.purgeRun(deleted), [
       () => consoleSessions.purge(),
+      () => twoFactor.purge(),
     ]);
     app.addHook('onClose', async () => {
       stopPurge();

@@ -16,6 +16,7 @@ import { ensureKeys, loadKeys, type KeyMaterial } from './oidc/keys.js';
 import { createProvider } from './oidc/provider.js';
 import type { Render } from './oidc/pages.js';
 import { ResourceStore } from './resources/store.js';
+import { TwoFactorStore } from './accounts/two-factor.js';
 
 /**
  * The one place that puts Latchkey's parts together over a database, for the server, the
@@ -38,6 +39,7 @@ export interface Services {
   clients: ClientStore;
   consoleSessions: ConsoleSessions;
   resources: ResourceStore;
+  twoFactor: TwoFactorStore;
 }
 
 export interface ServiceOptions {
@@ -60,5 +62,6 @@ export async function assembleServices(config: Config, database: Database, { log
     return [...SCOPES, ...resources.knownScopes()];
   };
   const clients = new ClientStore(db, knownScopes, providerValidation(provider));
-  return { keys, accounts, credentialLimiter, provider, clients, consoleSessions: new ConsoleSessions(db), resources };
+  const twoFactor = new TwoFactorStore(db, keys.cookieKeys);
+  return { keys, accounts, credentialLimiter, provider, clients, consoleSessions: new ConsoleSessions(db), resources, twoFactor };
 }

@@ -7,6 +7,7 @@ import { textField } from '../http/form-fields.js';
 import { AccountLifecycle } from './lifecycle.js';
 import { deletionToken, deletionTokenHolds } from './deletion-token.js';
 import { shortUserAgent } from './user-agent.js';
+import { twoFactorRoutes, type TwoFactorForm } from './two-factor.js';
 
 /** What a form of the account page says after a post: a problem, or that it was done. */
 interface FormState {
@@ -18,6 +19,7 @@ interface AccountForms {
   password?: FormState;
   sessions?: FormState;
   deletion?: FormState;
+  totp?: TwoFactorForm;
 }
 
 const when = (epochSeconds: number) => `${new Date(epochSeconds * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
@@ -51,7 +53,13 @@ export async function accountPageRoutes(app: FastifyInstance): Promise<void> {
     return reply
       .code(status)
       .header('Cache-Control', 'no-store')
-      .view('account', { title: 'Account', username: account.username, sessions, ...forms });
+      .view('account', {
+        title: 'Account',
+        username: account.username,
+        sessions,
+        twoFactorOn: await app.twoFactor.isOn(account.id),
+        ...forms,
+      });
   }
 
   /** The password of the signed-in person, checked as at sign-in: a problem to show, or undefined when right. */
@@ -72,6 +80,11 @@ export async function accountPageRoutes(app: FastifyInstance): Promise<void> {
     await reply.signOutOfConsole();
     reply.locals = { ...reply.locals, user: undefined };
   }
+
+  await twoFactorRoutes(app, {
+    render: (request, reply, account, status, totp) => render(request, reply, account, status, { totp }),
+    wrongPassword,
+  });
 
   app.get('/account', async (request, reply) => {
     const account = request.account;

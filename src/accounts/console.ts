@@ -5,6 +5,8 @@ import { clearConsoleCookie, consoleSessionId, setConsoleCookie } from './consol
 import { checkPassword } from './password-check.js';
 import { signUp } from './sign-up.js';
 import { SignupLimit } from '../limits/signup-limit.js';
+import { CredentialLimiter } from '../limits/credential-limits.js';
+import { retryMessage } from './password-check.js';
 
 /** Paths in the pages' context that are not pages (files, unknown API addresses): no console session, no CSRF cookie. */
 const NOT_PAGES = ['/static/', '/api/'];
@@ -47,6 +49,29 @@ async function consoleSessions(app: FastifyInstance): Promise<void> {
     if (check.outcome === 'signed-in') request?.audit('sign_in.success', { username, account: check.account.id, via });
     else request?.audit(check.outcome === 'wrong' ? 'sign_in.failure' : 'sign_in.limited', { username, via });
     return check;
+  });
+
+  // Codes are guessed as passwords are: counted before the check, per account and per IP, in the database.
+  app.decorate('checkSecondFactor', async (accountId: number, code: string, request: FastifyRequest) => {
+    const attempt = { username: '', subject: CredentialLimiter.forSecondFactor(accountId), ip: request.ip };
+    const result = await app.credentialLimiter.attempt(attempt, () => app.twoFactor.check(accountId, code));
+    const via = request.routeOptions.url;
+    if (result.outcome === 'limited') {
+      request.audit('sign_in.limited', { account: accountId, factor: 'totp', via });
+      return {
+        outcome: 'limited',
+        retryAfter: result.retryAfter,
+        message: retryMessage(result.retryAfter, 'codes for this account'),
+      } as const;
+    }
+    if (result.outcome === 'wrong') {
+      request.audit('totp.failed', { account: accountId, via });
+      return { outcome: 'wrong' } as const;
+    }
+    if (result.value === 'recovery_code') {
+      request.audit('recovery_code.used', { account: accountId, left: await app.twoFactor.recoveryCodesLeft(accountId), via });
+    }
+    return { outcome: 'right', method: result.value } as const;
   });
 
   const signupLimit = new SignupLimit(app.db, app.config.signupRateLimit);

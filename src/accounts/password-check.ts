@@ -24,8 +24,8 @@ export async function checkPassword(
 }
 
 /** "Try again in 12 minutes." */
-function retryMessage(retryAfter: number): string {
+export function retryMessage(retryAfter: number, what = 'sign-in attempts for this username'): string {
   const minutes = Math.ceil(retryAfter / 60);
   const wait = retryAfter < 60 ? `${retryAfter} seconds` : minutes === 1 ? '1 minute' : `${minutes} minutes`;
-  return `Too many failed sign-in attempts for this username. Try again in ${wait}.`;
+  return `Too many failed ${what}. Try again in ${wait}.`;
 }

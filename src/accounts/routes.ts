@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Account } from './store.js';
 import { endOidcSession, oidcSessionAccount } from './oidc-session.js';
 import { textField } from '../http/form-fields.js';
+import { awaitSecondFactor, secondFactorPage, verifySecondFactor } from './second-factor.js';
 
 /** What the anonymous home page ('welcome') shows beside its two forms. */
 export interface WelcomeForms {
@@ -51,7 +52,23 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
     if (check.outcome === 'wrong') {
       return welcome(reply, 401, { signIn: { username, problem: 'Wrong username or password.' } });
     }
+    if (await app.twoFactor.isOn(check.account.id)) {
+      // The password alone starts no session: the code comes next, for this browser only.
+      await awaitSecondFactor(app, reply, check.account.id, null);
+      return secondFactorPage(reply, 200, '/signin/verify');
+    }
     return signIn(request, reply, check.account);
+  });
+
+  app.post('/signin/verify', csrf, async (request, reply) => {
+    const result = await verifySecondFactor(app, request, reply, null);
+    if (result.outcome === 'problem') {
+      if (result.gone) return welcome(reply, result.status, { signIn: { username: '', problem: result.problem } });
+      return secondFactorPage(reply, result.status, '/signin/verify', result.problem);
+    }
+    const account = await app.accounts.findById(result.accountId);
+    if (!account) return welcome(reply, 401, { signIn: { username: '', problem: 'Wrong username or password.' } });
+    return signIn(request, reply, account);
   });
 
   app.post('/signout', csrf, async (request, reply) => {

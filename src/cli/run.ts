@@ -10,7 +10,7 @@ import { keysRotate, migrateCommand, registrationTokenCreate } from './operation
 import { resourceCreate, resourceDelete, resourceList } from './resources.js';
 import { CliSession } from './session.js';
 import { userCreate } from './users.js';
-import { userDelete, userDisable, userEnable, userList, userSetPassword, userShow } from './user-admin.js';
+import { userDelete, userDisable, userEnable, userList, userReset2fa, userSetPassword, userShow } from './user-admin.js';
 
 export const COMMANDS: readonly Command[] = [
   migrateCommand,
@@ -21,6 +21,7 @@ export const COMMANDS: readonly Command[] = [
   userDisable,
   userEnable,
   userDelete,
+  userReset2fa,
   clientCreate,
   clientList,
   clientShow,

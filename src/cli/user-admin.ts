@@ -1,5 +1,6 @@
 import { AccountError, validPassword, type AccountRecord } from '../accounts/store.js';
 import { grantsOf } from '../oidc/adapter/grants.js';
+import { removeTwoFactor, twoFactorOn } from '../accounts/two-factor.js';
 import type { EndedSessions } from '../account-page/lifecycle.js';
 import { flag, requiredString, type ParsedArgs } from './args.js';
 import type { Command, CommandEnv } from './command.js';
@@ -58,17 +59,19 @@ export const userShow: Command = {
     const grants = await grantsOf(session.db, String(account.id));
     const clients = (await (await session.clients()).listByOwner(account.id)).map((c) => c.client_id);
     const apps = new Set(grants.map((g) => g.clientId)).size;
+    const twoFactor = await twoFactorOn(session.db, account.id);
     const lastSeen = sessions[0] ? `, last seen ${isoTime(sessions[0].lastSeenAt)}` : '';
     return {
       text: [
         `User ${printable(account.username)} (id ${account.id})`,
         `  created_at: ${isoTime(epoch(account.createdAt)!)}`,
         `  status: ${status(account)}`,
+        `  two-factor: ${twoFactor ? 'on (authenticator app)' : 'off'}`,
         `  console sessions: ${sessions.length}${lastSeen}`,
         `  connected apps: ${apps}`,
         `  clients: ${listText(clients)}`,
       ].join('\n'),
-      json: { ...userJson(account), console_sessions: sessions.length, connected_apps: apps, clients },
+      json: { ...userJson(account), two_factor: twoFactor, console_sessions: sessions.length, connected_apps: apps, clients },
     };
   },
 };
@@ -163,6 +166,25 @@ export const userDelete: Command = {
     return {
       text: `Deleted user ${printable(account.username)}, ${plural(deleted.clients.length, 'client')} it owned and ${plural(deleted.grants, 'grant')} with their tokens.`,
       json: { id: account.id, username: account.username, deleted: true, clients: deleted.clients, grants_revoked: deleted.grants },
+    };
+  },
+};
+
+export const userReset2fa: Command = {
+  name: 'user reset-2fa',
+  synopsis: 'NAME',
+  summary: "remove the account's authenticator app and recovery codes: it signs in with its password alone",
+  options: {},
+  positionals: ['a username'],
+  async run(args, env) {
+    const { session, account } = await namedAccount(env, nameOf(args));
+    const removed = await removeTwoFactor(session.db, account.id);
+    session.audit('totp.reset', { account: account.id, username: account.username, removed, via: 'cli' });
+    return {
+      text: removed
+        ? `Two-factor sign-in of ${printable(account.username)} removed: it signs in with its password alone until it sets up an app again.`
+        : `${printable(account.username)} had no authenticator app; nothing to remove.`,
+      json: { id: account.id, username: account.username, two_factor_removed: removed },
     };
   },
 };

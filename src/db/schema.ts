@@ -74,6 +74,28 @@ export interface ResourcesTable {
   created_at: Timestamp;
 }
 
+export interface TotpCredentialsTable {
+  account_id: number;
+  sealed_secret: string;
+  /** Null while the setup waits for its first code (Turn on). */
+  enabled_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  last_used_step: ColumnType<string, number | string | undefined, number | string>;
+  created_at: Timestamp;
+}
+
+export interface RecoveryCodesTable {
+  account_id: number;
+  code_hash: string;
+  used_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
+export interface PendingSignInsTable {
+  id_hash: string;
+  account_id: number;
+  interaction_uid: string | null;
+  expires_at: ColumnType<Date, Date | string, Date | string>;
+}
+
 export interface SchemaMigrationsTable {
   name: string;
   applied_at: Timestamp;
@@ -89,5 +111,8 @@ export interface Schema {
   rate_windows: RateWindowsTable;
   console_sessions: ConsoleSessionsTable;
   resources: ResourcesTable;
+  totp_credentials: TotpCredentialsTable;
+  recovery_codes: RecoveryCodesTable;
+  pending_sign_ins: PendingSignInsTable;
   schema_migrations: SchemaMigrationsTable;
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { InteractionResults } from 'oidc-provider';
 import { textField } from '../http/form-fields.js';
+import { awaitSecondFactor, secondFactorPage, verifySecondFactor } from '../accounts/second-factor.js';
 import { allowConsent, consentView } from './consent.js';
 import { currentInteraction, interactionGone, mayContinueAs, type InteractionDetails } from './details.js';
 
@@ -84,8 +85,28 @@ export async function interactionRoutes(app: FastifyInstance): Promise<void> {
     if (check.outcome === 'wrong') {
       return loginPage(request, reply, details, 401, { username, problem: 'Wrong username or password.' });
     }
+    if (await app.twoFactor.isOn(check.account.id)) {
+      await awaitSecondFactor(app, reply, check.account.id, details.uid);
+      return secondFactorPage(reply, 200, `/interaction/${details.uid}/verify`, undefined, `/interaction/${details.uid}/abort`);
+    }
     await reply.signIn(check.account);
     return finish(request, reply, { login: { accountId: String(check.account.id) } }, false);
+  });
+
+  // The second factor of a sign-in whose password was right (for this interaction and browser).
+  app.post<{ Params: { uid: string } }>('/interaction/:uid/verify', csrf, async (request, reply) => {
+    const details = await currentInteraction(provider, request, reply, 'login');
+    if (!details) return interactionGone(reply);
+    const result = await verifySecondFactor(app, request, reply, details.uid);
+    if (result.outcome === 'problem') {
+      if (result.gone) return loginPage(request, reply, details, result.status, { username: '', problem: result.problem });
+      const page = `/interaction/${details.uid}`;
+      return secondFactorPage(reply, result.status, `${page}/verify`, result.problem, `${page}/abort`);
+    }
+    const account = await app.accounts.findById(result.accountId);
+    if (!account) return loginPage(request, reply, details, 401, { username: '', problem: 'Wrong username or password.' });
+    await reply.signIn(account);
+    return finish(request, reply, { login: { accountId: String(account.id), amr: ['pwd', 'otp', 'mfa'] } }, false);
   });
 
   // An account created here signs in at once and the same authorization goes on (to consent).

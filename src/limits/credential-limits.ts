@@ -11,6 +11,8 @@ export type AttemptResult<T> = { outcome: 'passed'; value: T } | { outcome: 'wro
 export interface CredentialAttempt {
   username: string;
   ip?: string | undefined;
+  /** Counted instead of the username: a second factor's guesses (forSecondFactor), which no username can name. */
+  subject?: string | undefined;
 }
 
 const IP_PREFIX = 'ip:';
@@ -41,12 +43,17 @@ export class CredentialLimiter {
     return `user:${username.trim().toLowerCase().replaceAll('\u0000', '\ufffd').slice(0, 512)}`;
   }
 
+  /** The codes of an account's second factor, limited as a username's passwords are. */
+  static forSecondFactor(accountId: number): string {
+    return `2fa:${accountId}`;
+  }
+
   static forIp(ip: string): string {
     return `${IP_PREFIX}${ip}`;
   }
 
   static subjects(attempt: CredentialAttempt): string[] {
-    const subjects = [CredentialLimiter.forUsername(attempt.username)];
+    const subjects = [attempt.subject ?? CredentialLimiter.forUsername(attempt.username)];
     if (attempt.ip) subjects.push(CredentialLimiter.forIp(attempt.ip));
     return subjects;
   }

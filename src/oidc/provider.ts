@@ -13,6 +13,7 @@ import { reuseBuiltClients } from './extensions/client-reuse.js';
 import { enablePlainImplicit, implicitResponseTypes } from './extensions/implicit.js';
 import type { KeyMaterial } from './keys.js';
 import { registerPasswordGrant } from './extensions/password-grant.js';
+import { twoFactorOn } from '../accounts/two-factor.js';
 import { introspectionAllowed, revocationAllowed } from './token-policies.js';
 import { registrationFeature, selfRegisteredMetadata } from './extensions/registration.js';
 import { isSelfRegistered } from './self-registered.js';
@@ -80,7 +81,8 @@ export function createProvider({ config, db, keys, accounts, log, render, limite
     findAccount,
     // Remembered consent: a Grant from an earlier browser session spares the consent prompt.
     loadExistingGrant: loadExistingGrant(db),
-    claims: { openid: ['sub'], profile: ['preferred_username', 'name'], email: ['email', 'email_verified'] },
+    // amr (RFC 8176) in the ID token when the sign-in used a second factor: pwd, otp, mfa.
+    claims: { openid: ['sub', 'amr'], profile: ['preferred_username', 'name'], email: ['email', 'email_verified'] },
     scopes: [...SCOPES],
     routes: ROUTES,
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
@@ -151,6 +153,7 @@ export function createProvider({ config, db, keys, accounts, log, render, limite
     accounts,
     limiter,
     findAccount,
+    secondFactorOn: (accountId) => twoFactorOn(db, accountId),
     existingGrantId: async (accountId, clientId) => (await grantsOf(db, accountId, clientId, 1))[0]?.grantId,
     grantReuseMargin: Math.max(config.accessTokenTtl, config.refreshTokenTtl),
   });

@@ -11,6 +11,8 @@ import type { CredentialLimiter } from '../limits/credential-limits.js';
 import type { ConsoleSessions } from '../accounts/console-sessions.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ResourceStore } from '../resources/store.js';
+import type { TwoFactorStore } from '../accounts/two-factor.js';
+import type { SecondFactorCheck } from '../accounts/second-factor.js';
 import type { AuditEvent, AuditFields } from '../observability/audit.js';
 
 // What app.ts hands every feature plugin.
@@ -26,6 +28,10 @@ declare module 'fastify' {
     consoleSessions: ConsoleSessions;
     /** The protected resources (Latchkey's API and those registered with latchkey resource create). */
     resources: ResourceStore;
+    /** Authenticator apps, recovery codes and the sign-ins waiting for them (src/accounts/two-factor.ts). */
+    twoFactor: TwoFactorStore;
+    /** A second factor's code, under the credential limits with a subject per account, with its audit line (src/accounts/console.ts). */
+    checkSecondFactor(accountId: number, code: string, request: FastifyRequest): Promise<SecondFactorCheck>;
     /** A sign-in form's password check, with the per-username limit (src/accounts/console.ts). */
     checkPassword(username: string, password: string, request?: FastifyRequest): Promise<PasswordCheck>;
     /** Creates an account under the sign-up limit, with its audit line (accounts/sign-up.ts). */
