@@ -27,7 +27,7 @@ import { mountProvider } from './oidc/pipeline.js';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { consoleViewOf, endConsoleSessionOnLogout, type ConsoleView } from './accounts/console-session.js';
 import { TokenRateLimit } from './limits/token-rate-limit.js';
-import { RegistrationLimit } from './limits/registration-limit.js';
+import { HourlyLimit } from './limits/hourly-limit.js';
 import { observeProvider } from './observability/provider-events.js';
 
 const VIEWS_DIR = fileURLToPath(new URL('../views/', import.meta.url));
@@ -104,7 +104,10 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       trustProxy: config.trustProxy,
       resources,
       registration: config.registration,
-      registrationLimit: config.registrationRateLimit > 0 ? new RegistrationLimit(database.db, config.registrationRateLimit) : undefined,
+      registrationLimit:
+        config.registrationRateLimit > 0
+          ? new HourlyLimit(database.db, { name: 'registration', perIp: config.registrationRateLimit, countRefused: true })
+          : undefined,
     });
 
     await app.register(healthRoutes);

@@ -4,7 +4,7 @@ import type { Account } from './store.js';
 import { clearConsoleCookie, consoleSessionId, setConsoleCookie } from './console-session.js';
 import { checkPassword } from './password-check.js';
 import { signUp } from './sign-up.js';
-import { SignupLimit } from '../limits/signup-limit.js';
+import { HourlyLimit } from '../limits/hourly-limit.js';
 import { CredentialLimiter } from '../limits/credential-limits.js';
 import { retryMessage } from './password-check.js';
 
@@ -74,7 +74,7 @@ async function consoleSessions(app: FastifyInstance): Promise<void> {
     return { outcome: 'right', method: result.value } as const;
   });
 
-  const signupLimit = new SignupLimit(app.db, app.config.signupRateLimit);
+  const signupLimit = new HourlyLimit(app.db, { name: 'signup', perIp: app.config.signupRateLimit, countRefused: false });
   app.decorate('createAccount', async (username: string, password: string, request: FastifyRequest) => {
     const result = await signUp(app.accounts, signupLimit, username, password, request.ip);
     if (result.outcome === 'created') {

@@ -1,6 +1,6 @@
 import type { Account, AccountStore } from './store.js';
 import { AccountError, validPassword, validUsername } from './store.js';
-import type { SignupLimit } from '../limits/signup-limit.js';
+import type { HourlyLimit } from '../limits/hourly-limit.js';
 
 export type SignUpResult =
   | { outcome: 'created'; account: Account }
@@ -14,7 +14,7 @@ export type SignUpResult =
  */
 export async function signUp(
   accounts: AccountStore,
-  limit: SignupLimit,
+  limit: HourlyLimit,
   username: string,
   password: string,
   ip: string,

@@ -16,7 +16,7 @@ import type { ResourceStore } from '../resources/store.js';
 import { hashPresentedSecret, hideStoredSecretHashes, isRegistrationUpdate } from './extensions/registration-secrets.js';
 import { accessTokenJwtVerifier, looksLikeJwt, presentJwtByJti } from './extensions/jwt-access-tokens.js';
 import type { RegistrationMode } from '../config.js';
-import type { RegistrationLimit } from '../limits/registration-limit.js';
+import type { HourlyLimit } from '../limits/hourly-limit.js';
 import { hideRegistrationEndpoint, registrationGate, type RegistrationGate } from './extensions/open-registration.js';
 import { BodyRefused, formFields, handBodyToProvider, readProviderBody, type ProviderBody } from './request-body.js';
 
@@ -81,7 +81,7 @@ export interface PipelineOptions {
   resources: ResourceStore;
   registration: RegistrationMode;
   /** Counts anonymous registrations under REGISTRATION=open (absent: no limit). */
-  registrationLimit?: RegistrationLimit | undefined;
+  registrationLimit?: HourlyLimit | undefined;
 }
 
 const clientIp = (raw: RawRequest) => raw.ip ?? raw.socket.remoteAddress ?? 'unknown';

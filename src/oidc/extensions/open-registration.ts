@@ -3,7 +3,7 @@ import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { RegistrationMode } from '../../config.js';
 import { writeJsonError } from '../../http/json-errors.js';
-import type { RegistrationLimit } from '../../limits/registration-limit.js';
+import type { HourlyLimit } from '../../limits/hourly-limit.js';
 import { createInitialAccessToken } from './registration.js';
 
 /** Seconds the initial access token made for one anonymous registration lives (it is spent at once). */
@@ -41,7 +41,7 @@ export type RegistrationGate = (raw: IncomingMessage, res: ServerResponse, path:
 export function registrationGate(
   provider: Provider,
   mode: RegistrationMode,
-  limit: RegistrationLimit | undefined,
+  limit: HourlyLimit | undefined,
   registrationPath: string,
 ): RegistrationGate {
   return async (raw, res, path, ip) => {
