@@ -1,4 +1,5 @@
 import t from 'tap';
+import type { Page } from 'playwright-core';
 import { decodeJwt } from 'jose';
 import { connectWithOAuth } from '../examples/mcp-server/client.js';
 import { startMcpServer, TOOL_SCOPE } from '../examples/mcp-server/server.js';
@@ -18,6 +19,21 @@ import { startServer } from './helpers/server.js';
  */
 
 t.setTimeout(300_000);
+
+/**
+ * The person's part of the SDK's redirect step, in Chromium: Latchkey's sign-in, then Allow; the
+ * browser lands at the client's loopback address. Returns the consent page's text.
+ */
+async function signInAndAllow(page: Page, authorizationUrl: URL, user: { username: string; password: string }): Promise<string> {
+  await page.goto(authorizationUrl.href);
+  await signIn(page, user.username, user.password);
+  await page.getByRole('button', { name: 'Allow', exact: true }).waitFor();
+  const text = await page.locator('main').innerText();
+  await consent(page, 'Allow');
+  await page.getByText('Signed in. You can close this tab').waitFor();
+  return text;
+}
+
 if (requireChromium(t))
   t.test('an MCP client signs in through Latchkey and calls the tool', async (t) => {
     const latchkey = await startServer(t, { env: { REGISTRATION: 'open' } });
@@ -40,12 +56,7 @@ if (requireChromium(t))
     const session = await connectWithOAuth(new URL(mcp.url), async (url) => {
       redirects++;
       authorizationUrl = url;
-      await page.goto(url.href);
-      await signIn(page, user.username, user.password);
-      await page.getByRole('button', { name: 'Allow', exact: true }).waitFor();
-      consentText = await page.locator('main').innerText();
-      await consent(page, 'Allow');
-      await page.getByText('Signed in. You can close this tab').waitFor();
+      consentText = await signInAndAllow(page, url, user);
     });
     t.teardown(() => session.close());
 
@@ -148,12 +159,7 @@ if (requireChromium(t))
       async (url) => {
         t.equal(url.searchParams.get('client_id'), clientId, 'the document URL is the client_id');
         t.equal(url.searchParams.get('resource'), mcp.url, 'resource at authorize');
-        await page.goto(url.href);
-        await signIn(page, user.username, user.password);
-        await page.getByRole('button', { name: 'Allow', exact: true }).waitFor();
-        consentText = await page.locator('main').innerText();
-        await consent(page, 'Allow');
-        await page.getByText('Signed in. You can close this tab').waitFor();
+        consentText = await signInAndAllow(page, url, user);
       },
       {
         clientMetadataUrl: (redirectUrl) => {

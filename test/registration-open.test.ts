@@ -221,22 +221,26 @@ t.test('REGISTRATION=open', async (t) => {
     t.match(withPkce.headers.get('location'), /^\/interaction\//, 'with PKCE: on to the login page');
   });
 
-  t.test('the consent page names the redirect host and says the client registered itself, escaped', async (t) => {
-    const client: Json = await json(register(server, { ...MCP_CLIENT, redirect_uris: ['http://127.0.0.1:47123/callback'] }));
+  /** A new person signs in to an authorization (with PKCE) of this client: the consent page it reaches. */
+  async function consentPage(clientId: string, redirectUri: string, scope: string) {
     const user = await createUser(server.app);
     const browser = new BrowserSession(server.url);
     const { challenge } = pkce();
-    const login = await browser.get(
-      `/oauth/authorize?${new URLSearchParams({
-        response_type: 'code',
-        client_id: client.client_id,
-        redirect_uri: 'http://127.0.0.1:47123/callback',
-        scope: 'openid profile',
-        code_challenge: challenge,
-        code_challenge_method: 'S256',
-      })}`,
-    );
-    const consent = await browser.submit(login, 'Sign in', { Username: user.username, Password: user.password });
+    const query = new URLSearchParams({
+      response_type: 'code',
+      client_id: clientId,
+      redirect_uri: redirectUri,
+      scope,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    });
+    const login = await browser.get(`/oauth/authorize?${query}`);
+    return browser.submit(login, 'Sign in', { Username: user.username, Password: user.password });
+  }
+
+  t.test('the consent page names the redirect host and says the client registered itself, escaped', async (t) => {
+    const client: Json = await json(register(server, { ...MCP_CLIENT, redirect_uris: ['http://127.0.0.1:47123/callback'] }));
+    const consent = await consentPage(client.client_id, 'http://127.0.0.1:47123/callback', 'openid profile');
     const text = mainText(consent);
     t.match(text, 'you will be sent to 127.0.0.1:47123');
     t.match(text, 'This application registered itself: Latchkey has not verified it');
@@ -248,20 +252,7 @@ t.test('REGISTRATION=open', async (t) => {
   t.test('a client registered by the administrator gets no such warning', async (t) => {
     const { token } = await createInitialAccessToken(server.app.provider, 600);
     const client: Json = await json(register(server, MCP_CLIENT, token));
-    const user = await createUser(server.app);
-    const browser = new BrowserSession(server.url);
-    const { challenge } = pkce();
-    const login = await browser.get(
-      `/oauth/authorize?${new URLSearchParams({
-        response_type: 'code',
-        client_id: client.client_id,
-        redirect_uri: MCP_CLIENT.redirect_uris[0]!,
-        scope: 'openid',
-        code_challenge: challenge,
-        code_challenge_method: 'S256',
-      })}`,
-    );
-    const consent = await browser.submit(login, 'Sign in', { Username: user.username, Password: user.password });
+    const consent = await consentPage(client.client_id, MCP_CLIENT.redirect_uris[0]!, 'openid');
     t.match(mainText(consent), 'Allow MCP <Inspector> to use your account?');
     t.notMatch(mainText(consent), 'registered itself');
   });
