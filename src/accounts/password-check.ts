@@ -1,9 +1,9 @@
-import type { Account, AccountStore } from './store.js';
+import type { AccountStore, VerifiedAccount } from './store.js';
 import { canonicalUsername } from './username.js';
 import type { CredentialLimiter } from '../limits/credential-limits.js';
 
 export type PasswordCheck =
-  { outcome: 'signed-in'; account: Account } | { outcome: 'wrong' } | { outcome: 'limited'; retryAfter: number; message: string };
+  { outcome: 'signed-in'; account: VerifiedAccount } | { outcome: 'wrong' } | { outcome: 'limited'; retryAfter: number; message: string };
 
 /**
  * A password check at a sign-in form, under the credential limits shared with the password

@@ -52,7 +52,7 @@ export async function accountRoutes(app: FastifyInstance): Promise<void> {
     if (check.outcome === 'wrong') {
       return welcome(reply, 401, { signIn: { username, problem: 'Wrong username or password.' } });
     }
-    if (await app.twoFactor.isOn(check.account.id)) {
+    if (check.account.secondFactor) {
       // The password alone starts no session: the code comes next, for this browser only.
       await awaitSecondFactor(app, reply, check.account.id, null);
       return secondFactorPage(reply, 200, '/signin/verify');

@@ -23,6 +23,11 @@ export function validPassword(password: string): string {
   return password;
 }
 
+/** An account whose password was just checked right, and whether it also needs its second factor. */
+export interface VerifiedAccount extends Account {
+  secondFactor: boolean;
+}
+
 /** An account as operators see it: disabled ones included. */
 export interface AccountRecord extends Account {
   disabledAt: Date | null;
@@ -137,13 +142,24 @@ export class AccountStore {
   }
 
   /** The account if the password is right; same cost whether or not the username exists. */
-  async verify(username: string, password: string): Promise<Account | undefined> {
+  async verify(username: string, password: string): Promise<VerifiedAccount | undefined> {
     if (password.length > PASSWORD_MAX || username.length > 4 * USERNAME_MAX || username.includes('\u0000')) return undefined;
+    // Whether an authenticator app is on comes with the account: every caller asks next.
     const row = await guarded(() =>
       this.db
         .selectFrom('accounts')
-        .select([...ACCOUNT_COLUMNS, 'password_hash'])
-        .where('username_key', '=', canonicalUsername(username))
+        .leftJoin('totp_credentials', (join) =>
+          join.onRef('totp_credentials.account_id', '=', 'accounts.id').on('totp_credentials.enabled_at', 'is not', null),
+        )
+        .select([
+          'accounts.id',
+          'accounts.username',
+          'accounts.created_at',
+          'accounts.disabled_at',
+          'accounts.password_hash',
+          'totp_credentials.account_id as totp_account_id',
+        ])
+        .where('accounts.username_key', '=', canonicalUsername(username))
         .executeTakeFirst(),
     );
     if (!row) {
@@ -153,7 +169,7 @@ export class AccountStore {
     // A disabled account costs the same check and fails as a wrong password does: it signs in nowhere.
     if (!(await this.hashing.run(() => verifyPassword(password, row.password_hash))) || row.disabled_at) return undefined;
     if (needsRehash(row.password_hash)) await this.rehash(row.id, row.password_hash, password);
-    return toAccount(row);
+    return { ...toAccount(row), secondFactor: row.totp_account_id !== null };
   }
 
   /** Replaces a hash of an older algorithm or parameters, now that the password is known to be right. */

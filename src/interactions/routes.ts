@@ -85,7 +85,7 @@ export async function interactionRoutes(app: FastifyInstance): Promise<void> {
     if (check.outcome === 'wrong') {
       return loginPage(request, reply, details, 401, { username, problem: 'Wrong username or password.' });
     }
-    if (await app.twoFactor.isOn(check.account.id)) {
+    if (check.account.secondFactor) {
       await awaitSecondFactor(app, reply, check.account.id, details.uid);
       return secondFactorPage(reply, 200, `/interaction/${details.uid}/verify`, undefined, `/interaction/${details.uid}/abort`);
     }

@@ -13,7 +13,6 @@ import { reuseBuiltClients } from './extensions/client-reuse.js';
 import { enablePlainImplicit, implicitResponseTypes } from './extensions/implicit.js';
 import type { KeyMaterial } from './keys.js';
 import { registerPasswordGrant } from './extensions/password-grant.js';
-import { twoFactorOn } from '../accounts/two-factor.js';
 import { introspectionAllowed, revocationAllowed } from './token-policies.js';
 import { registrationFeature, selfRegisteredMetadata } from './extensions/registration.js';
 import { isSelfRegistered } from './self-registered.js';
@@ -153,7 +152,6 @@ export function createProvider({ config, db, keys, accounts, log, render, limite
     accounts,
     limiter,
     findAccount,
-    secondFactorOn: (accountId) => twoFactorOn(db, accountId),
     existingGrantId: async (accountId, clientId) => (await grantsOf(db, accountId, clientId, 1))[0]?.grantId,
     grantReuseMargin: Math.max(config.accessTokenTtl, config.refreshTokenTtl),
   });

@@ -18,8 +18,6 @@ export interface PasswordGrantDeps {
   findAccount: (ctx: Context, sub: string) => Promise<Account | undefined>;
   /** The id of the account's newest Grant for the client, if it has one (one Grant per pair, not one per sign-in). */
   existingGrantId: (accountId: string, clientId: string) => Promise<string | undefined>;
-  /** Whether the account signs in with a second factor, which this grant cannot ask for. */
-  secondFactorOn: (accountId: number) => Promise<boolean>;
   /** A Grant is reused only while it outlives the tokens issued under it by this much (seconds). */
   grantReuseMargin: number;
 }
@@ -86,7 +84,8 @@ export function registerPasswordGrant(provider: Provider, known: readonly string
       throw new TooManyAttempts();
     }
     if (result.outcome === 'wrong') throw new errors.InvalidGrant('invalid username or password');
-    if (await deps.secondFactorOn(result.value.id)) {
+    // A second factor is one this grant cannot ask for.
+    if (result.value.secondFactor) {
       throw new errors.CustomOIDCProviderError(
         'invalid_grant',
         'this account signs in with a second factor (an authenticator app): sign in in the browser',
